@@ -1,0 +1,36 @@
+// Versioned schema migrations. Each is a list of idempotent statements (IF NOT EXISTS), applied in
+// order and recorded in `schema_migrations`, so running them twice (or from two collectors at once)
+// converges on the same schema.
+import type { ClickHouseClient } from '@clickhouse/client';
+import * as m001 from './001_init.js';
+import { queryRows } from '../client.js';
+
+export interface Migration { version: number; name: string; statements: string[] }
+
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }];
+
+export interface MigrateOptions { retentionDays: number }
+
+export async function migrate(client: ClickHouseClient, opts: MigrateOptions): Promise<number[]> {
+  if (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1) {
+    throw new Error(`retention must be a whole number of days >= 1, got ${opts.retentionDays}`);
+  }
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS schema_migrations
+      (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+      ENGINE = ReplacingMergeTree ORDER BY version`,
+  });
+  const done = new Set(
+    (await queryRows<{ version: number }>(client, 'SELECT version FROM schema_migrations FINAL')).map((r) => Number(r.version)),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    for (const s of m.statements) {
+      await client.command({ query: s.replaceAll('{retention_days:UInt32}', String(opts.retentionDays)) });
+    }
+    await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
+    applied.push(m.version);
+  }
+  return applied;
+}

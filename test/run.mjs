@@ -1,0 +1,22 @@
+// `npm test`: runs vitest, then prints the plain closing line CI reads ("N passed, N failed"),
+// derived from vitest's JSON report rather than its human summary.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const out = join(mkdtempSync(join(tmpdir(), 'driftwatch-test-')), 'vitest.json');
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const r = spawnSync('npx', args, { stdio: 'inherit' });
+
+let passed = 0;
+let failed = 0;
+if (existsSync(out)) {
+  const report = JSON.parse(readFileSync(out, 'utf8'));
+  passed = report.numPassedTests ?? 0;
+  failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+} else {
+  failed = 1; // vitest did not even produce a report
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(r.status === 0 && failed === 0 ? 0 : 1);
