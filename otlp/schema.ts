@@ -45,6 +45,9 @@ message LogRecord {
   string event_name = 12;
 }
 
+// google.rpc.Status, the body of an OTLP/HTTP error response (details omitted).
+message Status { int32 code = 1; string message = 2; }
+
 message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
 message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
 message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
@@ -78,6 +81,7 @@ const t = (name: string) => root.lookupType(`opentelemetry.proto.${name}`);
 
 export const ExportLogsServiceRequest = t('ExportLogsServiceRequest');
 export const ExportLogsServiceResponse = t('ExportLogsServiceResponse');
+export const Status = root.lookupType('opentelemetry.proto.Status');
 export const ExportMetricsServiceRequest = t('ExportMetricsServiceRequest');
 export const ExportMetricsServiceResponse = t('ExportMetricsServiceResponse');
 

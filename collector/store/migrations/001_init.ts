@@ -4,8 +4,8 @@ export const name = "init";
 export const statements: string[] = [
   `-- Raw predictions: one row per ml.prediction record. Numerical features in \`num\` (NaN marks a
 -- missing value, +-Inf is kept as sent), categorical ones in \`cat\`. Resent records (same model,
--- version, timestamp and id) collapse into one row on merge`,
-  `queries that must count exactly use FINAL.
+-- version, timestamp and id) collapse into one row on merge:
+-- queries that must count exactly use FINAL.
 CREATE TABLE IF NOT EXISTS predictions
 (
     model LowCardinality(String),
@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS alert_state
     rule LowCardinality(String),
     labels Map(String, String),
     annotations Map(String, String),
+    receivers Array(String),
     state LowCardinality(String),
     value Float64,
     active_at DateTime64(3, 'UTC'),

@@ -1,0 +1,62 @@
+// The JSON API (/api/v1/...), one handler per resource.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Evaluator } from '../../rules/engine/evaluator.js';
+import type { LiveDrift } from '../drift/live.js';
+import { parseDuration } from '../../rules/engine/duration.js';
+import { METHODS } from '../../rules/engine/schema.js';
+import { listModels } from './models.js';
+
+export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift }
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function apiRoutes(d: ApiDeps): Hono {
+  const api = new Hono();
+
+  api.get('/models', async (c) => c.json({ models: await listModels(d.client) }));
+
+  api.get('/alerts', (c) =>
+    c.json({
+      alerts: (d.evaluator?.active() ?? []).map((a) => ({
+        name: a.rule,
+        state: a.state,
+        labels: a.labels,
+        annotations: a.annotations,
+        value: a.value,
+        active_at: iso(a.activeAt),
+        fired_at: iso(a.firedAt),
+        fingerprint: a.fingerprint,
+      })),
+    }),
+  );
+
+  // The drift report of the conventions, for each version with a baseline (or the one asked for).
+  api.get('/models/:model/drift', async (c) => {
+    const model = c.req.param('model');
+    const windowText = c.req.query('window') ?? '1h';
+    const windowMs = parseDuration(windowText);
+    if (windowMs === undefined || windowMs <= 0) throw new HTTPException(400, { message: `window: not a duration: "${windowText}"` });
+    const method = (c.req.query('method') ?? 'auto') as (typeof METHODS)[number];
+    if (!METHODS.includes(method)) throw new HTTPException(400, { message: `method: must be one of ${METHODS.join(', ')}` });
+    const version = c.req.query('version');
+    await d.drift.ensureBaselines();
+    const versions = d.drift.versions().filter((b) => b.model === model && (version === undefined || b.version === version));
+    if (versions.length === 0) throw new HTTPException(404, { message: `no baseline yet for model "${model}"${version ? ` version "${version}"` : ''}` });
+    const results = [];
+    for (const b of versions) {
+      const r = await d.drift.compute(b.model, b.version, windowMs, method);
+      results.push({
+        version: b.version,
+        window: windowText,
+        baseline: { source: b.source, from: iso(b.fromMs), to: iso(b.toMs), rows: b.rows },
+        computed_at: iso(r?.computedAt),
+        ...(r?.report ?? { reference_rows: b.rows, current_rows: 0, columns: [] }),
+      });
+    }
+    return c.json({ model, versions: results });
+  });
+
+  return api;
+}

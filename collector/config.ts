@@ -1,0 +1,49 @@
+// Collector configuration from the environment, validated at start: a bad value fails fast with
+// the variable's name and the reason.
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const EnvSchema = z.object({
+  DRIFTWATCH_PORT: int(4318, 0).refine((p) => p <= 65535, 'must be a port number'),
+  DRIFTWATCH_HOST: z.string().min(1).default('127.0.0.1'),
+  DRIFTWATCH_DATA_DIR: z.string().min(1).default('./data'),
+  DRIFTWATCH_RULES: z.string().default('rules/examples'),
+  CLICKHOUSE_URL: z.string().url().optional(),
+  DRIFTWATCH_RETENTION_DAYS: int(30, 1),
+  /** Rows of a new model version that become its drift baseline. */
+  DRIFTWATCH_BASELINE_ROWS: int(1000, 10),
+  DRIFTWATCH_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  rulesPath: string;
+  clickhouseUrl?: string;
+  retentionDays: number;
+  baselineRows: number;
+  maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = EnvSchema.safeParse(clean);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const e = r.data;
+  return {
+    port: e.DRIFTWATCH_PORT,
+    host: e.DRIFTWATCH_HOST,
+    dataDir: e.DRIFTWATCH_DATA_DIR,
+    rulesPath: e.DRIFTWATCH_RULES,
+    clickhouseUrl: e.CLICKHOUSE_URL,
+    retentionDays: e.DRIFTWATCH_RETENTION_DAYS,
+    baselineRows: e.DRIFTWATCH_BASELINE_ROWS,
+    maxBodyBytes: e.DRIFTWATCH_MAX_BODY_BYTES,
+  };
+}

@@ -1,0 +1,139 @@
+// Wiring: config -> store -> migrations -> drift -> rules -> HTTP server. `startCollector` is what
+// `driftwatch collector` runs and what the end-to-end tests start in-process.
+import { serve, type ServerType } from '@hono/node-server';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Evaluator } from '../rules/engine/evaluator.js';
+import { loadRules, type RuleSet } from '../rules/engine/load.js';
+import { createDispatcher } from '../rules/receivers/dispatch.js';
+import type { Config } from './config.js';
+import { LiveDrift, type LiveDriftResult } from './drift/live.js';
+import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
+import type { DecodedBatch } from './ingest/records.js';
+import { createLogger, type Logger } from './log.js';
+import { createApp } from './server.js';
+import { clickhouseAlertStore } from './store/alert-state.js';
+import { openStore, type Store } from './store/client.js';
+import { migrate } from './store/migrations/index.js';
+import { insertLabels, insertPredictions } from './store/writer.js';
+import { createSignalSource } from './signals.js';
+import { createTelemetry, type GaugeValue } from './telemetry.js';
+
+export interface Collector {
+  url: string;
+  store: Store;
+  evaluator: Evaluator;
+  drift: LiveDrift;
+  close(): Promise<void>;
+}
+
+export async function startCollector(config: Config, log: Logger = createLogger()): Promise<Collector> {
+  const telemetry = createTelemetry();
+  let ready = false;
+
+  const rules: RuleSet = config.rulesPath && existsSync(config.rulesPath)
+    ? loadRules(config.rulesPath)
+    : { groups: [], receivers: new Map(), files: [] };
+
+  const store = await openStore({ url: config.clickhouseUrl, dataDir: config.dataDir });
+  const applied = await migrate(store.client, { retentionDays: config.retentionDays });
+
+  // Latest drift per (model, version, window, method, feature), exported as gauges.
+  const latest = new Map<string, { stat: GaugeValue; detected: GaugeValue }>();
+  const onDrift = (r: LiveDriftResult) => {
+    for (const c of r.report.columns) {
+      const attributes = { model: r.model, version: r.version, feature: c.column, method: c.method, window: `${Math.round(r.windowMs / 1000)}s` };
+      latest.set(JSON.stringify(attributes), { stat: { attributes, value: c.statistic }, detected: { attributes, value: c.drift ? 1 : 0 } });
+    }
+    telemetry.setDrift([...latest.values()].map((v) => v.stat), [...latest.values()].map((v) => v.detected));
+  };
+  const drift = new LiveDrift(store.client, { baselineRows: config.baselineRows, onResult: onDrift });
+  await drift.loadBaselines();
+
+  const dispatcher = createDispatcher({
+    receivers: rules.receivers,
+    log,
+    onOutcome: (receiver, ok) => telemetry.deliveries.add(1, { receiver, outcome: ok ? 'success' : 'failure' }),
+  });
+  const evaluator = new Evaluator(rules, {
+    source: createSignalSource(drift),
+    notify: (ns) => {
+      dispatcher.notify(ns);
+      publishAlerts();
+    },
+    store: clickhouseAlertStore(store.client),
+    log,
+  });
+  await evaluator.restore();
+  const publishAlerts = () => {
+    const counts = new Map<string, GaugeValue>();
+    for (const a of evaluator.active()) {
+      const k = `${a.rule}\u0000${a.state}`;
+      const g = counts.get(k) ?? { attributes: { alertname: a.rule, state: a.state }, value: 0 };
+      g.value++;
+      counts.set(k, g);
+    }
+    telemetry.setAlerts([...counts.values()]);
+  };
+
+  const storeBatch = async (batch: DecodedBatch) => {
+    await insertPredictions(store.client, batch.predictions);
+    await insertLabels(store.client, batch.labels);
+  };
+
+  const app = createApp({
+    client: store.client,
+    evaluator,
+    drift,
+    telemetry,
+    ready: () => ready,
+    logs: {
+      limits: DEFAULT_LIMITS,
+      maxBodyBytes: config.maxBodyBytes,
+      store: storeBatch,
+      onRequest(status, batch) {
+        telemetry.requests.add(1, { signal: 'logs', status: String(status) });
+        if (!batch) return;
+        const stored = status === 200;
+        telemetry.records.add(batch.predictions.length, { kind: 'prediction', outcome: stored ? 'accepted' : 'failed' });
+        telemetry.records.add(batch.labels.length, { kind: 'label', outcome: stored ? 'accepted' : 'failed' });
+        telemetry.records.add(batch.rejected.length, { kind: 'any', outcome: 'rejected' });
+      },
+    },
+  });
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  ready = true;
+  evaluator.start();
+  log('collector_started', {
+    url,
+    store: store.kind === 'embedded' ? `embedded chDB at ${config.dataDir}` : 'ClickHouse server',
+    migrations_applied: applied,
+    rule_files: rules.files,
+    rules: rules.groups.reduce((n, g) => n + g.rules.length, 0),
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    store,
+    evaluator,
+    drift,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        await new Promise<void>((r) => server.close(() => r()));
+        await evaluator.stop();
+        await dispatcher.drain();
+        await telemetry.shutdown();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

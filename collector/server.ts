@@ -1,0 +1,41 @@
+// The HTTP surface: routes only; everything they call is passed in.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import { apiRoutes, type ApiDeps } from './api/routes.js';
+import { logsReceiver, type LogsReceiverDeps } from './ingest/receiver.js';
+import type { Telemetry } from './telemetry.js';
+
+export interface ServerDeps extends ApiDeps {
+  logs: LogsReceiverDeps;
+  telemetry: Telemetry;
+  ready(): boolean;
+}
+
+export function createApp(d: ServerDeps): Hono {
+  const app = new Hono();
+
+  app.post(
+    '/v1/logs',
+    bodyLimit({
+      maxSize: d.logs.maxBodyBytes,
+      onError: (c) => c.json({ code: 3, message: `body larger than ${d.logs.maxBodyBytes} bytes` }, 413),
+    }),
+    logsReceiver(d.logs),
+  );
+
+  app.get('/healthz', (c) => (d.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));
+
+  app.get('/metrics', async (c) =>
+    c.body(await d.telemetry.scrape(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  );
+
+  app.route('/api/v1', apiRoutes(d));
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
+    return c.json({ error: `internal error: ${err.message}` }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  return app;
+}

@@ -1,0 +1,169 @@
+// Loading rule files: YAML with positions, schema validation, cross-checks. Every error names the
+// file, line, column and reason, e.g. "rules/x.yaml:12:9: groups[0].rules[1].for: not a duration".
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { CONDITION_RE, RuleFileSchema, type ReceiverSpec, type RuleSpec } from './schema.js';
+import { parseDuration } from './duration.js';
+
+export class RuleFileError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+export interface Condition { op: '>' | '>=' | '<' | '<=' | '==' | '!='; value: number }
+
+export interface Rule extends Omit<RuleSpec, 'window' | 'for' | 'keep_firing_for' | 'condition'> {
+  group: string;
+  file: string;
+  windowMs: number;
+  forMs: number;
+  keepFiringForMs: number;
+  condition: Condition;
+  conditionText: string;
+}
+
+export interface Group { name: string; file: string; intervalMs: number; rules: Rule[] }
+
+export interface Receiver { name: string; webhook?: { url: string; headers: Record<string, string> } }
+
+export interface RuleSet { groups: Group[]; receivers: Map<string, Receiver>; files: string[] }
+
+export function ruleFiles(path: string): string[] {
+  const st = statSync(path);
+  if (!st.isDirectory()) return [path];
+  return readdirSync(path)
+    .filter((f) => ['.yaml', '.yml'].includes(extname(f)) && !f.endsWith('.test.yaml') && !f.endsWith('.test.yml'))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+function position(doc: Document, lc: LineCounter, path: (string | number)[], atKey = false): string {
+  if (atKey && path.length > 0) {
+    // An unknown key: point at the key itself, not at its value.
+    const parent = doc.getIn(path.slice(0, -1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === path[path.length - 1]);
+      if (pair && isNode(pair.key) && pair.key.range) {
+        const p = lc.linePos(pair.key.range[0]);
+        return `${p.line}:${p.col}`;
+      }
+    }
+  }
+  // The deepest node that exists along the path carries the position.
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) {
+      const p = lc.linePos(node.range[0]);
+      return `${p.line}:${p.col}`;
+    }
+  }
+  return '1:1';
+}
+
+function fmtPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/** ${VAR} in receiver settings comes from the environment, so secrets stay out of rule files. */
+function expandEnv(s: string, env: NodeJS.ProcessEnv): string {
+  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, k: string) => env[k] ?? '');
+}
+
+export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new RuleFileError(
+      doc.errors.map((e) => {
+        const p = e.linePos?.[0];
+        return `${file}:${p ? `${p.line}:${p.col}` : '1:1'}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const raw = doc.toJS() ?? {};
+  const parsed = RuleFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new RuleFileError(
+      parsed.error.issues.map((i) => {
+        // For an unknown key, point at the key itself.
+        const keys = i.code === 'unrecognized_keys' ? i.keys : [];
+        const path = keys.length > 0 ? [...i.path, keys[0]] : i.path;
+        return `${file}:${position(doc, lc, path as (string | number)[], keys.length > 0)}: ${fmtPath(path) || '(top level)'}: ${i.message}`;
+      }),
+    );
+  }
+  const spec = parsed.data;
+  const problems: string[] = [];
+  const receivers = new Map<string, Receiver>();
+  spec.receivers.forEach((r: ReceiverSpec, i) => {
+    if (receivers.has(r.name)) problems.push(`${file}:${position(doc, lc, ['receivers', i, 'name'])}: receivers[${i}].name: duplicate receiver "${r.name}"`);
+    receivers.set(r.name, {
+      name: r.name,
+      webhook: {
+        url: expandEnv(r.webhook.url, env),
+        headers: Object.fromEntries(Object.entries(r.webhook.headers).map(([k, v]) => [k, expandEnv(v, env)])),
+      },
+    });
+  });
+  const groups: Group[] = spec.groups.map((g, gi) => {
+    const seen = new Set<string>();
+    return {
+      name: g.name,
+      file,
+      intervalMs: parseDuration(g.interval)!,
+      rules: g.rules.map((r, ri) => {
+        const at = (...p: (string | number)[]) => `${file}:${position(doc, lc, ['groups', gi, 'rules', ri, ...p])}`;
+        if (seen.has(r.alert)) problems.push(`${at('alert')}: groups[${gi}].rules[${ri}].alert: duplicate alert name "${r.alert}" in group "${g.name}"`);
+        seen.add(r.alert);
+        r.receivers.forEach((name, k) => {
+          if (!receivers.has(name)) problems.push(`${at('receivers', k)}: groups[${gi}].rules[${ri}].receivers[${k}]: unknown receiver "${name}"`);
+        });
+        const m = CONDITION_RE.exec(r.condition)!;
+        return {
+          ...r,
+          group: g.name,
+          file,
+          windowMs: parseDuration(r.window)!,
+          forMs: parseDuration(r.for)!,
+          keepFiringForMs: parseDuration(r.keep_firing_for)!,
+          condition: { op: m[1] as Condition['op'], value: Number(m[2]) },
+          conditionText: r.condition.trim(),
+        };
+      }),
+    };
+  });
+  if (problems.length > 0) throw new RuleFileError(problems);
+  return { groups, receivers, files: [file] };
+}
+
+/** Loads one file or every *.yaml/*.yml in a directory; all problems of all files are reported together. */
+export function loadRules(path: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
+  const out: RuleSet = { groups: [], receivers: new Map(), files: [] };
+  const problems: string[] = [];
+  for (const file of ruleFiles(path)) {
+    try {
+      const rs = parseRuleFile(file, readFileSync(file, 'utf8'), env);
+      out.groups.push(...rs.groups);
+      for (const [k, v] of rs.receivers) out.receivers.set(k, v);
+      out.files.push(file);
+    } catch (e) {
+      if (e instanceof RuleFileError) problems.push(...e.problems);
+      else problems.push(`${file}:1:1: ${(e as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new RuleFileError(problems);
+  return out;
+}
+
+export function compare(c: Condition, v: number): boolean {
+  switch (c.op) {
+    case '>': return v > c.value;
+    case '>=': return v >= c.value;
+    case '<': return v < c.value;
+    case '<=': return v <= c.value;
+    case '==': return v === c.value;
+    case '!=': return v !== c.value;
+  }
+}
