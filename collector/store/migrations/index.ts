@@ -3,11 +3,12 @@
 // converges on the same schema.
 import type { ClickHouseClient } from '@clickhouse/client';
 import * as m001 from './001_init.js';
+import * as m002 from './002_performance.js';
 import { queryRows } from '../client.js';
 
 export interface Migration { version: number; name: string; statements: string[] }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }];
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }];
 
 export interface MigrateOptions { retentionDays: number }
 
