@@ -4,11 +4,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import * as m001 from './001_init.js';
 import * as m002 from './002_performance.js';
+import * as m003 from './003_alerting.js';
 import { queryRows } from '../client.js';
 
 export interface Migration { version: number; name: string; statements: string[] }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }];
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }];
 
 export interface MigrateOptions { retentionDays: number }
 
