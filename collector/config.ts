@@ -14,6 +14,9 @@ const EnvSchema = z.object({
   /** Rows of a new model version that become its drift baseline. */
   DRIFTWATCH_BASELINE_ROWS: int(1000, 10),
   DRIFTWATCH_MAX_BODY_BYTES: int(32 * 1024 * 1024, 1024),
+  /** Where batches wait while ClickHouse is unavailable; default <data dir>/spool. */
+  DRIFTWATCH_SPOOL_DIR: z.string().min(1).optional(),
+  DRIFTWATCH_SPOOL_MAX_BYTES: int(1024 * 1024 * 1024, 1024),
 });
 
 export interface Config {
@@ -25,6 +28,8 @@ export interface Config {
   retentionDays: number;
   baselineRows: number;
   maxBodyBytes: number;
+  spoolDir?: string;
+  spoolMaxBytes?: number;
 }
 
 export class ConfigError extends Error {}
@@ -45,5 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.DRIFTWATCH_RETENTION_DAYS,
     baselineRows: e.DRIFTWATCH_BASELINE_ROWS,
     maxBodyBytes: e.DRIFTWATCH_MAX_BODY_BYTES,
+    spoolDir: e.DRIFTWATCH_SPOOL_DIR,
+    spoolMaxBytes: e.DRIFTWATCH_SPOOL_MAX_BYTES,
   };
 }

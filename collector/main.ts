@@ -15,13 +15,16 @@ import { createApp } from './server.js';
 import { clickhouseAlertStore } from './store/alert-state.js';
 import { openStore, type Store } from './store/client.js';
 import { migrate } from './store/migrations/index.js';
-import { insertLabels, insertPredictions } from './store/writer.js';
+import { Writer } from './store/writer.js';
+import { Spool } from './store/spool.js';
+import { join } from 'node:path';
 import { createSignalSource } from './signals.js';
 import { createTelemetry, type GaugeValue } from './telemetry.js';
 
 export interface Collector {
   url: string;
   store: Store;
+  writer: Writer;
   evaluator: Evaluator;
   drift: LiveDrift;
   close(): Promise<void>;
@@ -33,7 +36,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
 
   const rules: RuleSet = config.rulesPath && existsSync(config.rulesPath)
     ? loadRules(config.rulesPath)
-    : { groups: [], receivers: new Map(), files: [] };
+    : { groups: [], receivers: new Map(), silences: [], files: [] };
 
   const store = await openStore({ url: config.clickhouseUrl, dataDir: config.dataDir });
   const applied = await migrate(store.client, { retentionDays: config.retentionDays });
@@ -76,10 +79,15 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     telemetry.setAlerts([...counts.values()]);
   };
 
-  const storeBatch = async (batch: DecodedBatch) => {
-    await insertPredictions(store.client, batch.predictions);
-    await insertLabels(store.client, batch.labels);
-  };
+  const spool = new Spool(config.spoolDir ?? join(config.dataDir, 'spool'), config.spoolMaxBytes ?? 1024 ** 3);
+  const writer = new Writer(store.client, {
+    spool,
+    log,
+    onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),
+    onDrop: (table, rows, reason) => telemetry.records.add(rows, { kind: table, outcome: 'dropped', reason: 'invalid_for_store' }),
+  });
+  telemetry.observeWriter(() => ({ queuedRows: writer.queuedRows, spoolBytes: spool.bytes, spoolBatches: spool.length, degraded: writer.degraded }));
+  const storeBatch = (batch: DecodedBatch) => writer.write(batch);
 
   const app = createApp({
     client: store.client,
@@ -87,6 +95,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     drift,
     telemetry,
     ready: () => ready,
+    storeReady: () => ready && !writer.degraded,
     logs: {
       limits: DEFAULT_LIMITS,
       maxBodyBytes: config.maxBodyBytes,
@@ -122,6 +131,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   return {
     url,
     store,
+    writer,
     evaluator,
     drift,
     close() {
@@ -129,6 +139,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
         ready = false;
         await new Promise<void>((r) => server.close(() => r()));
         await evaluator.stop();
+        await writer.close();
         await dispatcher.drain();
         await telemetry.shutdown();
         await store.close();

@@ -10,6 +10,8 @@ export interface ServerDeps extends ApiDeps {
   logs: LogsReceiverDeps;
   telemetry: Telemetry;
   ready(): boolean;
+  /** Store reachable and nothing waiting in the spool. */
+  storeReady(): boolean;
 }
 
 export function createApp(d: ServerDeps): Hono {
@@ -24,7 +26,12 @@ export function createApp(d: ServerDeps): Hono {
     logsReceiver(d.logs),
   );
 
+  // Liveness: the process serves and can accept data (into ClickHouse or the spool).
   app.get('/healthz', (c) => (d.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));
+  // Readiness: migrations done and ClickHouse taking inserts directly.
+  app.get('/readyz', (c) =>
+    d.storeReady() ? c.json({ status: 'ready' }) : c.json({ status: d.ready() ? 'store unavailable, spooling' : 'starting' }, 503),
+  );
 
   app.get('/metrics', async (c) =>
     c.body(await d.telemetry.scrape(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),

@@ -22,6 +22,23 @@ export function createTelemetry() {
     description: 'Alert notifications delivered to receivers, by receiver and outcome',
   });
 
+  const inserts = meter.createHistogram('driftwatch.store.insert.duration', {
+    description: 'ClickHouse insert latency by table',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+  });
+  let writerState: () => { queuedRows: number; spoolBytes: number; spoolBatches: number; degraded: boolean } = () => ({
+    queuedRows: 0, spoolBytes: 0, spoolBatches: 0, degraded: false,
+  });
+  meter.createObservableGauge('driftwatch.ingest.queue.rows', { description: 'Rows waiting for their ClickHouse insert' })
+    .addCallback((r) => r.observe(writerState().queuedRows));
+  meter.createObservableGauge('driftwatch.spool.bytes', { description: 'Bytes in the disk spool (batches waiting for ClickHouse)', unit: 'By' })
+    .addCallback((r) => r.observe(writerState().spoolBytes));
+  meter.createObservableGauge('driftwatch.spool.batches', { description: 'Batches in the disk spool' })
+    .addCallback((r) => r.observe(writerState().spoolBatches));
+  meter.createObservableGauge('driftwatch.store.up', { description: '1 when ClickHouse takes inserts directly, 0 while spooling' })
+    .addCallback((r) => r.observe(writerState().degraded ? 0 : 1));
+
   // Gauges read the latest computed values at scrape time.
   let drift: GaugeValue[] = [];
   let driftDetected: GaugeValue[] = [];
@@ -38,6 +55,10 @@ export function createTelemetry() {
 
   return {
     records,
+    inserts,
+    observeWriter(fn: typeof writerState) {
+      writerState = fn;
+    },
     requests,
     deliveries,
     setDrift(statistics: GaugeValue[], detected: GaugeValue[]) {

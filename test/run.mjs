@@ -14,7 +14,12 @@ let failed = 0;
 if (existsSync(out)) {
   const report = JSON.parse(readFileSync(out, 'utf8'));
   passed = report.numPassedTests ?? 0;
-  failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  failed = report.numFailedTests ?? 0;
+  // A file that fails before running any test (import error, failing hook) counts as one failure.
+  for (const file of report.testResults ?? []) {
+    const failedHere = (file.assertionResults ?? []).filter((a) => a.status === 'failed').length;
+    if (file.status === 'failed' && failedHere === 0) failed++;
+  }
 } else {
   failed = 1; // vitest did not even produce a report
 }

@@ -6,6 +6,7 @@ import { ExportLogsServiceResponse, Status } from '../../otlp/schema.js';
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
 import type { DecodedBatch } from './records.js';
+import { Backpressure } from '../store/writer.js';
 
 export interface LogsReceiverDeps {
   limits: Limits;
@@ -22,11 +23,11 @@ export function summarize(batch: DecodedBatch): string {
   return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
 }
 
-function respond(c: Context, status: 200 | 400 | 413 | 415 | 503, enc: Encoding, body: { partial?: { rejected: number; message: string }; error?: string }) {
+function respond(c: Context, status: 200 | 400 | 413 | 415 | 429 | 503, enc: Encoding, body: { partial?: { rejected: number; message: string }; error?: string }) {
   if (enc === 'protobuf') {
     const bytes =
       body.error !== undefined
-        ? Status.encode({ code: status === 503 ? 14 : 3, message: body.error }).finish()
+        ? Status.encode({ code: status >= 429 ? 14 : 3, message: body.error }).finish()
         : ExportLogsServiceResponse.encode(
             body.partial ? { partialSuccess: { rejectedLogRecords: body.partial.rejected, errorMessage: body.partial.message } } : {},
           ).finish();
@@ -34,7 +35,7 @@ function respond(c: Context, status: 200 | 400 | 413 | 415 | 503, enc: Encoding,
   }
   const json =
     body.error !== undefined
-      ? { code: status === 503 ? 14 : 3, message: body.error }
+      ? { code: status >= 429 ? 14 : 3, message: body.error }
       : body.partial
         ? { partialSuccess: { rejectedLogRecords: String(body.partial.rejected), errorMessage: body.partial.message } }
         : {};
@@ -69,9 +70,11 @@ export function logsReceiver(deps: LogsReceiverDeps) {
     try {
       await deps.store(batch);
     } catch (e) {
-      deps.onRequest?.(503, batch);
+      // Retryable by OTLP clients: 429 when the queue is full, 503 when storage cannot take it.
+      const status = e instanceof Backpressure && /queue/.test(e.message) ? 429 : 503;
+      deps.onRequest?.(status, batch);
       c.header('retry-after', '5');
-      return respond(c, 503, enc, { error: `storage unavailable: ${(e as Error).message}` });
+      return respond(c, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
     }
     deps.onRequest?.(200, batch);
     if (batch.rejected.length > 0) {

@@ -1,11 +1,16 @@
-// Inserts decoded rows. JSONEachRow carries NaN and +-Inf only as strings ("nan", "inf"); a bare
-// null would silently become 0, so every float goes through `f()`.
+// The ClickHouse writer. Requests hand their rows to `write()`, which resolves only once the rows
+// are in ClickHouse or in the fsync'd disk spool: that is when the receiver acknowledges. Rows of
+// concurrent requests are coalesced into one insert per table (flushed by size or interval).
+// Failures are classified: a data error splits the batch to isolate and drop the bad rows
+// (counted); anything else (connection refused, store closed, timeouts) spools the batch, and
+// the spool is replayed in order when ClickHouse answers again.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { LabelRow, PredictionRow } from '../ingest/records.js';
+import type { DecodedBatch, LabelRow, PredictionRow } from '../ingest/records.js';
+import type { Spool } from './spool.js';
 
 function f(v: number): number | string {
   if (Number.isFinite(v)) return v;
-  if (Number.isNaN(v)) return 'nan';
+  if (Number.isNaN(v)) return 'nan'; // JSONEachRow reads NaN/Inf only as strings; null would become 0
   return v > 0 ? 'inf' : '-inf';
 }
 
@@ -20,32 +25,207 @@ export function tsText(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
+type InsertRow = Record<string, unknown>;
+
+export function predictionValues(rows: PredictionRow[]): InsertRow[] {
+  return rows.map((r) => ({
+    model: r.model,
+    version: r.version,
+    ts: tsText(r.ts),
+    id: r.id,
+    prediction: r.prediction,
+    prediction_num: f(r.predictionNum),
+    score: f(r.score),
+    latency_ms: f(r.latencyMs),
+    num: floats(r.num),
+    cat: r.cat,
+    segment: r.segment,
+  }));
+}
+
+export function labelValues(rows: LabelRow[]): InsertRow[] {
+  return rows.map((r) => ({ model: r.model, id: r.id, ts: tsText(r.ts), label: r.label }));
+}
+
 export async function insertPredictions(client: ClickHouseClient, rows: PredictionRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.insert({
-    table: 'predictions',
-    format: 'JSONEachRow',
-    values: rows.map((r) => ({
-      model: r.model,
-      version: r.version,
-      ts: tsText(r.ts),
-      id: r.id,
-      prediction: r.prediction,
-      prediction_num: f(r.predictionNum),
-      score: f(r.score),
-      latency_ms: f(r.latencyMs),
-      num: floats(r.num),
-      cat: r.cat,
-      segment: r.segment,
-    })),
-  });
+  if (rows.length > 0) await client.insert({ table: 'predictions', format: 'JSONEachRow', values: predictionValues(rows) });
 }
 
 export async function insertLabels(client: ClickHouseClient, rows: LabelRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.insert({
-    table: 'labels',
-    format: 'JSONEachRow',
-    values: rows.map((r) => ({ model: r.model, id: r.id, ts: tsText(r.ts), label: r.label })),
-  });
+  if (rows.length > 0) await client.insert({ table: 'labels', format: 'JSONEachRow', values: labelValues(rows) });
+}
+
+/** Thrown by write() when the writer cannot take more (queue and spool full): answer 503 + Retry-After. */
+export class Backpressure extends Error {}
+
+// ClickHouse error codes that mean "this data is bad", not "the store is unavailable".
+const DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130, 131, 241]);
+
+function isDataError(e: unknown): boolean {
+  const code = Number((e as { code?: unknown }).code);
+  return Number.isInteger(code) && DATA_ERRORS.has(code);
+}
+
+interface Tables { predictions: InsertRow[]; labels: InsertRow[] }
+interface Waiter { resolve(): void; reject(e: Error): void }
+
+export interface WriterOptions {
+  spool: Spool;
+  /** Rows buffered in memory before write() refuses (backpressure). */
+  maxQueueRows?: number;
+  /** Rows per insert. */
+  maxBatchRows?: number;
+  /** How long the first row of a batch may wait for company. */
+  flushIntervalMs?: number;
+  /** How often the spool is retried while ClickHouse is unavailable. */
+  replayIntervalMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+  onInsert?: (table: string, rows: number, ms: number) => void;
+  onDrop?: (table: string, rows: number, reason: string) => void;
+}
+
+export class Writer {
+  private queue: Tables = { predictions: [], labels: [] };
+  private waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private replayTimer: NodeJS.Timeout;
+  private replaying = false;
+  private closed = false;
+  /** True while ClickHouse is failing and batches go to the spool. */
+  degraded = false;
+  spooledBatches = 0;
+  replayedBatches = 0;
+
+  constructor(private client: ClickHouseClient, private readonly o: WriterOptions) {
+    this.degraded = o.spool.length > 0;
+    this.replayTimer = setInterval(() => void this.replay(), o.replayIntervalMs ?? 1000);
+    this.replayTimer.unref();
+  }
+
+  /** Replaces the client (after a reconnect); the spool replays through the new one. */
+  setClient(client: ClickHouseClient): void {
+    this.client = client;
+  }
+
+  get queuedRows(): number {
+    return this.queue.predictions.length + this.queue.labels.length;
+  }
+
+  write(batch: DecodedBatch): Promise<void> {
+    const rows = batch.predictions.length + batch.labels.length;
+    if (rows === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Backpressure('collector is shutting down'));
+    if (this.queuedRows + rows > (this.o.maxQueueRows ?? 200_000)) {
+      return Promise.reject(new Backpressure('ingest queue is full'));
+    }
+    if (this.degraded && !this.o.spool.hasRoomFor(rows * 200)) {
+      return Promise.reject(new Backpressure('ClickHouse is unavailable and the spool is full'));
+    }
+    // Converted now, so a spooled batch is stored exactly as it would have been inserted.
+    this.queue.predictions.push(...predictionValues(batch.predictions));
+    this.queue.labels.push(...labelValues(batch.labels));
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (this.queuedRows >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.o.flushIntervalMs ?? 20);
+    return p;
+  }
+
+  /** Writes everything queued; resolves when those rows are acknowledged (stored or spooled). */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const run = async (): Promise<void> => {
+      while (this.queuedRows > 0) {
+        const tables = this.queue;
+        const waiters = this.waiters;
+        this.queue = { predictions: [], labels: [] };
+        this.waiters = [];
+        try {
+          await this.store(tables);
+          for (const w of waiters) w.resolve();
+        } catch (e) {
+          for (const w of waiters) w.reject(e as Error);
+        }
+      }
+    };
+    // One flush at a time keeps inserts (and spool files) in arrival order.
+    const next = this.chain.then(run);
+    this.chain = next.catch(() => {});
+    return next;
+  }
+
+  private async store(t: Tables): Promise<void> {
+    if (!this.degraded) {
+      try {
+        await this.insertTables(t);
+        return;
+      } catch (e) {
+        this.degraded = true;
+        this.o.log?.('store_unavailable', { error: (e as Error).message, action: 'spooling' });
+      }
+    }
+    const payload = Buffer.from(JSON.stringify(t));
+    if (!this.o.spool.append(payload)) throw new Backpressure('ClickHouse is unavailable and the spool is full');
+    this.spooledBatches++;
+  }
+
+  private async insertTables(t: Tables): Promise<void> {
+    await this.insertRows('predictions', t.predictions);
+    await this.insertRows('labels', t.labels);
+  }
+
+  // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
+  private async insertRows(table: string, rows: InsertRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const start = performance.now();
+    try {
+      await this.client.insert({ table, format: 'JSONEachRow', values: rows });
+      this.o.onInsert?.(table, rows.length, performance.now() - start);
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      if (rows.length === 1) {
+        this.o.onDrop?.(table, 1, (e as Error).message);
+        this.o.log?.('row_dropped', { table, error: (e as Error).message.slice(0, 300) });
+        return;
+      }
+      const half = rows.length >> 1;
+      await this.insertRows(table, rows.slice(0, half));
+      await this.insertRows(table, rows.slice(half));
+    }
+  }
+
+  /** Replays spooled batches in order; leaves degraded mode once the spool is empty. */
+  async replay(): Promise<void> {
+    if (this.replaying || !this.degraded) return;
+    this.replaying = true;
+    try {
+      for (;;) {
+        const next = this.o.spool.peek();
+        if (!next) break;
+        await this.insertTables(JSON.parse(next.payload.toString()) as Tables);
+        this.o.spool.remove(next.entry);
+        this.replayedBatches++;
+      }
+      // Batches queued behind the spool keep their order: new writes went to the spool too.
+      await this.chain;
+      if (this.o.spool.length === 0) {
+        this.degraded = false;
+        this.o.log?.('store_recovered', { replayed_batches: this.replayedBatches });
+      }
+    } catch {
+      /* still unavailable: try again on the next tick */
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    clearInterval(this.replayTimer);
+    await this.replay();
+  }
 }

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { decodeLogs, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { BadRequest } from '../../collector/ingest/body.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
+import type { ExportLogsServiceRequest as Req } from '../../otlp/types.js';
 import { buildRequest, encodeRequest } from '../../agent/encode.js';
 
 const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
 
-function request(records: unknown[], resource: unknown[] = [kv('ml.model.name', { stringValue: 'm' })]) {
-  return { resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ logRecords: records }] }] };
+function request(records: unknown[], resource: unknown[] = [kv('ml.model.name', { stringValue: 'm' })]): Req {
+  return { resourceLogs: [{ resource: { attributes: resource }, scopeLogs: [{ logRecords: records }] }] } as Req;
 }
 
 const good = {
