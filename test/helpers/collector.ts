@@ -34,13 +34,13 @@ export async function startTestCollector(opts: Partial<Config> & { rulesYaml?: s
 }
 
 /** Polls until `fn` returns a truthy value or the deadline passes. */
-export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, intervalMs = 250): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (e) {
       last = e;
     }
