@@ -1,0 +1,90 @@
+// The OTLP/HTTP logs receiver against a real collector on the embedded store: bad input gets a
+// clear answer and nothing valid in the same request is lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { ExportLogsServiceRequest, ExportLogsServiceResponse, Status } from '../../otlp/schema.js';
+import { queryRows } from '../../collector/store/client.js';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+
+const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
+const pred = (id: string, extra: unknown[] = []) => ({
+  eventName: 'ml.prediction',
+  attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { doubleValue: 1 }), kv('ml.feature.x', { doubleValue: 0.5 }), ...extra],
+});
+const req = (records: unknown[], model = 'rx') => ({
+  resourceLogs: [{ resource: { attributes: model ? [kv('ml.model.name', { stringValue: model })] : [] }, scopeLogs: [{ logRecords: records }] }],
+});
+
+describe('POST /v1/logs', () => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await startTestCollector({ maxBodyBytes: 256 * 1024 });
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
+  const post = (body: BodyInit, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${c.url}/v1/logs`, { method: 'POST', body, headers });
+  const stored = async (model: string) =>
+    (await queryRows<{ id: string }>(c.store.client, 'SELECT id FROM predictions FINAL WHERE model = {m:String} ORDER BY id', { m: model })).map((r) => r.id);
+
+  it('answers 400 with the reason for a body that is not JSON', async () => {
+    const res = await post('{"resourceLogs": [');
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: number; message: string };
+    expect(body.code).toBe(3);
+    expect(body.message).toMatch(/^body is not valid JSON/);
+  });
+
+  it('keeps the valid records of a request and names each rejected field (JSON)', async () => {
+    const records = [
+      pred('ok-1'),
+      pred('bad-type', [kv('ml.prediction.score', { stringValue: 'high' })]),
+      { eventName: 'ml.prediction', attributes: [kv('ml.prediction.id', { stringValue: 'no-output' })] },
+      pred('ok-2'),
+    ];
+    const res = await post(JSON.stringify(req(records)));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    const body = (await res.json()) as { partialSuccess: { rejectedLogRecords: string; errorMessage: string } };
+    expect(body.partialSuccess.rejectedLogRecords).toBe('2');
+    expect(body.partialSuccess.errorMessage).toContain('logRecords[1].attributes["ml.prediction.score"]: must be a number');
+    expect(body.partialSuccess.errorMessage).toContain('logRecords[2].attributes["ml.prediction.value"]: missing');
+    expect(await stored('rx')).toEqual(['ok-1', 'ok-2']);
+  });
+
+  it('answers 400 naming the field when no record is usable (missing model name)', async () => {
+    const res = await post(JSON.stringify(req([pred('x')], '')));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { message: string };
+    expect(body.message).toContain('logRecords[0].attributes["ml.model.name"]: missing');
+  });
+
+  it('speaks protobuf (and gzip) with protobuf answers, partial success included', async () => {
+    const records = [pred('pb-1'), pred('pb-bad', [kv('ml.feature.v', { arrayValue: { values: [] } })])];
+    const bytes = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req(records, 'pb'))).finish();
+    const res = await post(gzipSync(bytes), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-protobuf');
+    const answer = ExportLogsServiceResponse.toObject(ExportLogsServiceResponse.decode(new Uint8Array(await res.arrayBuffer())), { longs: String });
+    expect(answer.partialSuccess.rejectedLogRecords).toBe('1');
+    expect(answer.partialSuccess.errorMessage).toContain('attributes["ml.feature.v"]: array values are not supported here');
+    expect(await stored('pb')).toEqual(['pb-1']);
+
+    const broken = await post(Buffer.from([0x0a, 0xff, 0xff]), { 'content-type': 'application/x-protobuf' });
+    expect(broken.status).toBe(400);
+    const status = Status.toObject(Status.decode(new Uint8Array(await broken.arrayBuffer())));
+    expect(status.message).toMatch(/not a valid ExportLogsServiceRequest/);
+  });
+
+  it('refuses unknown content types and oversize bodies', async () => {
+    expect((await post('x', { 'content-type': 'text/plain' })).status).toBe(415);
+    const big = JSON.stringify(req(Array.from({ length: 3000 }, (_, i) => pred(`big-${i}`))));
+    expect(big.length).toBeGreaterThan(256 * 1024);
+    const res = await post(big);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { message: string }).message).toBe('body larger than 262144 bytes');
+    expect(await stored('rx')).not.toContain('big-0');
+  });
+});
