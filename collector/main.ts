@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Evaluator } from '../rules/engine/evaluator.js';
 import { loadRules, type RuleSet } from '../rules/engine/load.js';
 import { createDispatcher } from '../rules/receivers/dispatch.js';
+import { createSilences } from './api/silences.js';
 import type { Config } from './config.js';
 import { LiveDrift, type LiveDriftResult } from './drift/live.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
@@ -56,10 +57,12 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   const dispatcher = createDispatcher({
     receivers: rules.receivers,
     log,
-    onOutcome: (receiver, ok) => telemetry.deliveries.add(1, { receiver, outcome: ok ? 'success' : 'failure' }),
+    onOutcome: (receiver, outcome, n) => telemetry.deliveries.add(n, { receiver, outcome }),
   });
+  const silences = await createSilences(store.client, rules.silences, { log });
   const evaluator = new Evaluator(rules, {
-    source: createSignalSource(drift),
+    source: createSignalSource(drift, store.client),
+    silenced: silences.match,
     notify: (ns) => {
       dispatcher.notify(ns);
       publishAlerts();
@@ -93,6 +96,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     client: store.client,
     evaluator,
     drift,
+    silences,
     telemetry,
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
@@ -139,6 +143,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
         ready = false;
         await new Promise<void>((r) => server.close(() => r()));
         await evaluator.stop();
+        silences.stop();
         await writer.close();
         await dispatcher.drain();
         await telemetry.shutdown();

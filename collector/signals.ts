@@ -1,8 +1,20 @@
 // Signal values for alert rules, read from the collector's computations. One sample per alert
-// identity: feature_drift yields one per (model, version, feature).
+// identity. The signals computed here are exactly LIVE_SIGNALS (rules/engine/schema.ts); rule files
+// using any other signal are rejected at load time.
+//
+//   feature_drift        one per (model, version, feature): the drift statistic of the method
+//   dataset_drift_share  one per (model, version): drifted features / features (0..1)
+//   prediction_drift     one per (model, version, output): the statistic of @prediction / @score
+//   volume               one per (model, version): predictions in the window (0 for a version seen
+//                        within `lookback` but silent in the window)
+//   no_data              one per model: 1 when a model seen within `lookback` sent nothing in the
+//                        window, else 0
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Rule } from '../rules/engine/load.js';
 import type { Sample, SignalSource } from '../rules/engine/evaluator.js';
-import type { LiveDrift } from './drift/live.js';
+import type { LiveDrift, LiveDriftResult } from './drift/live.js';
+import { queryRows } from './store/client.js';
+import { tsText } from './store/writer.js';
 
 /** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
 export function modelMatches(patterns: string[], model: string): boolean {
@@ -13,24 +25,74 @@ export function modelMatches(patterns: string[], model: string): boolean {
   });
 }
 
-export function createSignalSource(drift: LiveDrift): SignalSource {
+/** The model outputs are pseudo-columns of the drift report; everything else is a feature. */
+const isOutput = (column: string) => column.startsWith('@');
+
+/** Samples of the drift signals from one drift report. */
+export function driftSamples(rule: Rule, r: Pick<LiveDriftResult, 'model' | 'version' | 'report'>): Sample[] {
+  const base = { model: r.model, version: r.version };
+  const features = r.report.columns.filter((c) => !isOutput(c.column) && (!rule.features || rule.features.includes(c.column)));
+  switch (rule.signal) {
+    case 'feature_drift':
+      return features.map((c) => ({ labels: { ...base, feature: c.column, method: c.method }, value: c.statistic }));
+    case 'dataset_drift_share':
+      if (features.length === 0) return [];
+      return [{ labels: { ...base, method: rule.method }, value: features.filter((c) => c.drift).length / features.length }];
+    case 'prediction_drift': {
+      const outputs = (rule.outputs ?? ['prediction', 'score']).map((o) => `@${o}`);
+      return r.report.columns
+        .filter((c) => outputs.includes(c.column))
+        .map((c) => ({ labels: { ...base, output: c.column.slice(1), method: c.method }, value: c.statistic }));
+    }
+    default:
+      return [];
+  }
+}
+
+interface VolumeRow { model: string; version: string; n: string }
+
+/** Prediction counts per model version in (now - window, now], for versions seen within lookback. */
+async function volumes(client: ClickHouseClient, rule: Rule, now: number): Promise<VolumeRow[]> {
+  const rows = await queryRows<VolumeRow>(
+    client,
+    `SELECT model, version, countIf(ts > {from:DateTime64(3)}) AS n
+     FROM predictions
+     WHERE ts > {since:DateTime64(3)} AND ts <= {now:DateTime64(3)}
+     GROUP BY model, version`,
+    { from: tsText(now - rule.windowMs), since: tsText(now - Math.max(rule.lookbackMs, rule.windowMs)), now: tsText(now) },
+  );
+  return rows.filter((r) => modelMatches(rule.models, r.model));
+}
+
+export function createSignalSource(drift: LiveDrift, client?: ClickHouseClient): SignalSource {
   return {
     async query(rule: Rule, now: number): Promise<Sample[]> {
       switch (rule.signal) {
-        case 'feature_drift': {
+        case 'feature_drift':
+        case 'dataset_drift_share':
+        case 'prediction_drift': {
           await drift.ensureBaselines();
           const out: Sample[] = [];
           for (const b of drift.versions()) {
             if (!modelMatches(rule.models, b.model)) continue;
             const r = await drift.compute(b.model, b.version, rule.windowMs, rule.method, now);
-            if (!r) continue;
-            for (const c of r.report.columns) {
-              if (rule.features && !rule.features.includes(c.column)) continue;
-              out.push({ labels: { model: b.model, version: b.version, feature: c.column, method: c.method }, value: c.statistic });
-            }
+            if (r) out.push(...driftSamples(rule, r));
           }
           return out;
         }
+        case 'volume': {
+          if (!client) throw new Error('volume needs the store');
+          return (await volumes(client, rule, now)).map((r) => ({ labels: { model: r.model, version: r.version }, value: Number(r.n) }));
+        }
+        case 'no_data': {
+          if (!client) throw new Error('no_data needs the store');
+          const perModel = new Map<string, number>();
+          for (const r of await volumes(client, rule, now)) perModel.set(r.model, (perModel.get(r.model) ?? 0) + Number(r.n));
+          return [...perModel].map(([model, n]) => ({ labels: { model }, value: n === 0 ? 1 : 0 }));
+        }
+        default:
+          // The loader rejects rules on signals not computed here; reaching this is a bug.
+          throw new Error(`signal ${rule.signal} is not available yet`);
       }
     },
   };

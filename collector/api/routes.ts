@@ -7,8 +7,9 @@ import type { LiveDrift } from '../drift/live.js';
 import { parseDuration } from '../../rules/engine/duration.js';
 import { METHODS } from '../../rules/engine/schema.js';
 import { listModels } from './models.js';
+import type { Silences } from './silences.js';
 
-export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift }
+export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -16,6 +17,7 @@ export function apiRoutes(d: ApiDeps): Hono {
   const api = new Hono();
 
   api.get('/models', async (c) => c.json({ models: await listModels(d.client) }));
+  if (d.silences) api.route('/silences', d.silences.routes());
 
   api.get('/alerts', (c) =>
     c.json({

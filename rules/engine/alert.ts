@@ -16,6 +16,10 @@ export interface Alert {
   /** When the condition last stopped holding while firing (keep_firing_for). */
   clearedAt?: number;
   lastSentAt?: number;
+  /** Whether its firing has been notified (false while a silence holds it back). */
+  notified?: boolean;
+  /** The silence currently covering it, if any (for the API). */
+  silencedBy?: string;
   receivers: string[];
 }
 

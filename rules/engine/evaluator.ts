@@ -12,7 +12,19 @@ export interface SignalSource {
   query(rule: Rule, now: number): Promise<Sample[]>;
 }
 
-export interface Notification { status: 'firing' | 'resolved'; alert: Alert }
+export interface Notification {
+  status: 'firing' | 'resolved';
+  alert: Alert;
+  /** When it was produced (the evaluation time). */
+  at: number;
+  /** The rule's group interval (Alertmanager's endsAt is derived from it). */
+  intervalMs: number;
+  /**
+   * A re-send of an alert already notified as firing. Only receivers whose protocol expects them
+   * (Alertmanager, which times alerts out at endsAt) deliver repeats; the others page once.
+   */
+  repeat?: boolean;
+}
 
 export interface AlertStateStore {
   load(): Promise<Alert[]>;
@@ -24,6 +36,12 @@ export interface EvaluatorOptions {
   notify: (n: Notification[]) => void;
   store?: AlertStateStore;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * The active silence matching these labels, if any. A silenced alert keeps its state but is not
+   * notified; when the silence ends while it still fires, the firing is notified then. A resolve is
+   * notified whenever the firing was, silenced or not, so no incident is left open.
+   */
+  silenced?: (labels: Record<string, string>, now: number) => { id: string } | undefined;
   /** How long a resolved alert stays visible (Prometheus keeps 15m). */
   resolvedRetentionMs?: number;
 }
@@ -109,8 +127,7 @@ export class Evaluator {
       if (a.state === 'pending' && now - a.activeAt >= rule.forMs) {
         a.state = 'firing';
         a.firedAt = now;
-        a.lastSentAt = now;
-        out.push({ status: 'firing', alert: a });
+        a.notified = false;
         if (!changed.includes(a)) changed.push(a);
       }
     }
@@ -125,11 +142,31 @@ export class Evaluator {
         if (now - a.clearedAt >= rule.keepFiringForMs) {
           a.state = 'inactive';
           a.resolvedAt = now;
-          out.push({ status: 'resolved', alert: a });
+          if (a.notified) out.push({ status: 'resolved', alert: a, at: now, intervalMs: rule.intervalMs });
+          else this.o.log?.('alert_resolved_unnotified', { alert: a.rule, labels: a.labels, fingerprint: a.fingerprint, reason: 'its firing was silenced' });
           changed.push(a);
         }
       } else if (a.resolvedAt !== undefined && now - a.resolvedAt > (this.o.resolvedRetentionMs ?? 15 * 60_000)) {
         this.alerts.delete(a.fingerprint);
+      }
+    }
+    // Firing alerts (including those kept firing by keep_firing_for): notify the first firing once
+    // no silence covers it; afterwards offer repeats (delivered only where the protocol wants them).
+    for (const a of this.alerts.values()) {
+      if (a.rule !== rule.alert || a.labels.alertname !== rule.alert || a.state !== 'firing') continue;
+      const silence = this.o.silenced?.(a.labels, now);
+      a.silencedBy = silence?.id;
+      if (silence) {
+        if (!a.notified && a.firedAt === now) this.o.log?.('alert_silenced', { alert: a.rule, labels: a.labels, fingerprint: a.fingerprint, silence: silence.id });
+        continue;
+      }
+      if (!a.notified) {
+        a.notified = true;
+        a.lastSentAt = now;
+        out.push({ status: 'firing', alert: a, at: now, intervalMs: rule.intervalMs });
+        if (!changed.includes(a)) changed.push(a);
+      } else {
+        out.push({ status: 'firing', alert: a, at: now, intervalMs: rule.intervalMs, repeat: true });
       }
     }
     if (changed.length > 0 && this.o.store) {

@@ -1,10 +1,11 @@
 // Loading rule files: YAML with positions, schema validation, cross-checks. Every error names the
 // file, line, column and reason, e.g. "rules/x.yaml:12:9: groups[0].rules[1].for: not a duration".
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { CONDITION_RE, RuleFileSchema, type ReceiverSpec, type RuleSpec } from './schema.js';
+import { CONDITION_RE, LIVE_SIGNALS, RuleFileSchema, type ReceiverSpec, type RuleSpec } from './schema.js';
 import { parseDuration } from './duration.js';
+import { parseMatcher, type Silence } from './silence.js';
 
 export class RuleFileError extends Error {
   constructor(readonly problems: string[]) {
@@ -14,21 +15,37 @@ export class RuleFileError extends Error {
 
 export interface Condition { op: '>' | '>=' | '<' | '<=' | '==' | '!='; value: number }
 
-export interface Rule extends Omit<RuleSpec, 'window' | 'for' | 'keep_firing_for' | 'condition'> {
+export interface Rule extends Omit<RuleSpec, 'window' | 'for' | 'keep_firing_for' | 'condition' | 'lookback' | 'method'> {
   group: string;
   file: string;
+  /** The group's evaluation interval. */
+  intervalMs: number;
   windowMs: number;
   forMs: number;
   keepFiringForMs: number;
+  /** volume, no_data: how far back a model version counts as known. */
+  lookbackMs: number;
+  /** Drift signals: the method (default auto). */
+  method: NonNullable<RuleSpec['method']>;
   condition: Condition;
   conditionText: string;
 }
 
 export interface Group { name: string; file: string; intervalMs: number; rules: Rule[] }
 
-export interface Receiver { name: string; webhook?: { url: string; headers: Record<string, string> } }
+export type ReceiverKind = 'webhook' | 'alertmanager' | 'pagerduty' | 'slack';
 
-export interface RuleSet { groups: Group[]; receivers: Map<string, Receiver>; files: string[] }
+export interface Receiver {
+  name: string;
+  kind: ReceiverKind;
+  maxAttempts: number;
+  webhook?: { url: string; headers: Record<string, string>; hmacSecret?: string };
+  alertmanager?: { url: string; headers: Record<string, string>; resendIntervalMs: number };
+  pagerduty?: { routingKey: string; url: string; source?: string; client: string; clientUrl?: string };
+  slack?: { webhookUrl: string };
+}
+
+export interface RuleSet { groups: Group[]; receivers: Map<string, Receiver>; silences: Silence[]; files: string[] }
 
 export function ruleFiles(path: string): string[] {
   const st = statSync(path);
@@ -71,6 +88,27 @@ function expandEnv(s: string, env: NodeJS.ProcessEnv): string {
   return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, k: string) => env[k] ?? '');
 }
 
+function buildReceiver(r: ReceiverSpec, env: NodeJS.ProcessEnv): Receiver {
+  const x = (v: string) => expandEnv(v, env);
+  const hdrs = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, x(v)]));
+  const base = { name: r.name, maxAttempts: r.max_attempts };
+  if (r.alertmanager) {
+    return { ...base, kind: 'alertmanager', alertmanager: { url: x(r.alertmanager.url), headers: hdrs(r.alertmanager.headers), resendIntervalMs: parseDuration(r.alertmanager.resend_interval)! } };
+  }
+  if (r.pagerduty) {
+    const p = r.pagerduty;
+    return {
+      ...base,
+      kind: 'pagerduty',
+      pagerduty: { routingKey: x(p.routing_key), url: x(p.url), source: p.source === undefined ? undefined : x(p.source), client: p.client, clientUrl: p.client_url === undefined ? undefined : x(p.client_url) },
+    };
+  }
+  if (r.slack) return { ...base, kind: 'slack', slack: { webhookUrl: x(r.slack.webhook_url) } };
+  const w = r.webhook!;
+  const secret = w.hmac_secret === undefined ? undefined : x(w.hmac_secret);
+  return { ...base, kind: 'webhook', webhook: { url: x(w.url), headers: hdrs(w.headers), hmacSecret: secret || undefined } };
+}
+
 export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -99,12 +137,26 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
   const receivers = new Map<string, Receiver>();
   spec.receivers.forEach((r: ReceiverSpec, i) => {
     if (receivers.has(r.name)) problems.push(`${file}:${position(doc, lc, ['receivers', i, 'name'])}: receivers[${i}].name: duplicate receiver "${r.name}"`);
-    receivers.set(r.name, {
-      name: r.name,
-      webhook: {
-        url: expandEnv(r.webhook.url, env),
-        headers: Object.fromEntries(Object.entries(r.webhook.headers).map(([k, v]) => [k, expandEnv(v, env)])),
-      },
+    receivers.set(r.name, buildReceiver(r, env));
+  });
+  const silences: Silence[] = [];
+  spec.silences.forEach((sl, i) => {
+    const matchers = sl.matchers.flatMap((text, k) => {
+      try {
+        return [parseMatcher(text)];
+      } catch (e) {
+        problems.push(`${file}:${position(doc, lc, ['silences', i, 'matchers', k])}: silences[${i}].matchers[${k}]: ${(e as Error).message}`);
+        return [];
+      }
+    });
+    silences.push({
+      id: `${basename(file)}#${i}`,
+      matchers,
+      startsAt: Date.parse(sl.starts_at),
+      endsAt: Date.parse(sl.ends_at),
+      comment: sl.comment,
+      createdBy: sl.created_by,
+      source: 'file',
     });
   });
   const groups: Group[] = spec.groups.map((g, gi) => {
@@ -120,11 +172,18 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
         r.receivers.forEach((name, k) => {
           if (!receivers.has(name)) problems.push(`${at('receivers', k)}: groups[${gi}].rules[${ri}].receivers[${k}]: unknown receiver "${name}"`);
         });
+        if (!LIVE_SIGNALS.includes(r.signal)) {
+          problems.push(`${at('signal')}: groups[${gi}].rules[${ri}].signal: ${r.signal} is not available yet: the collector does not compute it in this version (available: ${LIVE_SIGNALS.join(', ')})`);
+        }
         const m = CONDITION_RE.exec(r.condition)!;
+        const { lookback, method, ...rest } = r;
         return {
-          ...r,
+          ...rest,
           group: g.name,
           file,
+          intervalMs: parseDuration(g.interval)!,
+          lookbackMs: parseDuration(lookback ?? '24h')!,
+          method: method ?? 'auto',
           windowMs: parseDuration(r.window)!,
           forMs: parseDuration(r.for)!,
           keepFiringForMs: parseDuration(r.keep_firing_for)!,
@@ -135,18 +194,19 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
     };
   });
   if (problems.length > 0) throw new RuleFileError(problems);
-  return { groups, receivers, files: [file] };
+  return { groups, receivers, silences, files: [file] };
 }
 
 /** Loads one file or every *.yaml/*.yml in a directory; all problems of all files are reported together. */
 export function loadRules(path: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
-  const out: RuleSet = { groups: [], receivers: new Map(), files: [] };
+  const out: RuleSet = { groups: [], receivers: new Map(), silences: [], files: [] };
   const problems: string[] = [];
   for (const file of ruleFiles(path)) {
     try {
       const rs = parseRuleFile(file, readFileSync(file, 'utf8'), env);
       out.groups.push(...rs.groups);
       for (const [k, v] of rs.receivers) out.receivers.set(k, v);
+      out.silences.push(...rs.silences);
       out.files.push(file);
     } catch (e) {
       if (e instanceof RuleFileError) problems.push(...e.problems);

@@ -1,55 +1,148 @@
-// Fans notifications out to the collector's log (always) and to each rule's receivers. Deliveries
-// run in the background: a slow or failing receiver never stalls evaluation or the other receivers.
+// Fans notifications out to the collector's log (always) and to each rule's receivers.
+//
+// - Each receiver has its own queue, worked through in order (a resolve never overtakes its
+//   trigger), in the background: a slow or failing receiver never stalls evaluation or the others.
+// - The queue is bounded (`maxQueue` requests); beyond it the oldest waiting request is dropped
+//   and counted, so a receiver that is down for hours cannot grow the heap without limit.
+// - Every notification's outcome is counted: success, failure (after the retries) or dropped.
+// - Repeats of firing alerts go to Alertmanager receivers only, at most once per resend interval:
+//   Alertmanager expects them (it times alerts out at endsAt); PagerDuty, Slack and webhooks page once.
 import type { Notification } from '../engine/evaluator.js';
 import type { Receiver } from '../engine/load.js';
-import { sendWebhook } from './webhook.js';
+import { alertmanagerRequest } from './alertmanager.js';
+import { DeliveryError, postWithRetry, type HttpRequest, type RetryOptions } from './http.js';
+import { pagerdutyRequest } from './pagerduty.js';
+import { slackRequests } from './slack.js';
+import { webhookRequest } from './webhook.js';
+
+export type DeliveryOutcome = 'success' | 'failure' | 'dropped';
 
 export interface DispatchOptions {
   receivers: Map<string, Receiver>;
   log: (event: string, fields: Record<string, unknown>) => void;
-  onOutcome?: (receiver: string, ok: boolean) => void;
+  /** Called once per notification and receiver with its outcome (the deliveries counter). */
+  onOutcome?: (receiver: string, outcome: DeliveryOutcome, count: number) => void;
+  /** Retry timing (tests shorten it); attempts come from each receiver's max_attempts. */
+  retry?: Omit<RetryOptions, 'attempts'>;
+  /** Requests waiting per receiver before the oldest is dropped. */
+  maxQueue?: number;
+  /** Alertmanager generatorURL (the collector's URL). */
+  generatorURL?: string;
+}
+
+interface Job { request: HttpRequest; notifications: Notification[] }
+
+/** Whether a receiver has what it needs (an unset ${VAR} leaves it empty: the receiver is off). */
+function target(r: Receiver): string {
+  return r.webhook?.url ?? r.alertmanager?.url ?? r.pagerduty?.routingKey ?? r.slack?.webhookUrl ?? '';
 }
 
 export function createDispatcher(o: DispatchOptions) {
-  const pending = new Set<Promise<void>>();
+  const queues = new Map<string, { jobs: Job[]; running?: Promise<void> }>();
   const warnedEmpty = new Set<string>();
+  /** Alertmanager receivers: when each firing alert was last sent (by receiver and fingerprint). */
+  const lastSent = new Map<string, number>();
+  const maxQueue = o.maxQueue ?? 1000;
+
+  function requestsFor(r: Receiver, list: Notification[]): Job[] {
+    switch (r.kind) {
+      case 'alertmanager':
+        return [{ request: alertmanagerRequest({ ...r.alertmanager!, generatorURL: o.generatorURL }, list), notifications: list }];
+      case 'pagerduty':
+        return list.map((n) => ({ request: pagerdutyRequest(r.pagerduty!, n), notifications: [n] }));
+      case 'slack':
+        return slackRequests(r.slack!.webhookUrl, list);
+      case 'webhook':
+        return [{ request: webhookRequest({ name: r.name, ...r.webhook! }, list), notifications: list }];
+    }
+  }
+
+  function enqueue(r: Receiver, jobs: Job[]): void {
+    let q = queues.get(r.name);
+    if (!q) queues.set(r.name, (q = { jobs: [] }));
+    q.jobs.push(...jobs);
+    while (q.jobs.length > maxQueue) {
+      const dropped = q.jobs.shift()!;
+      o.onOutcome?.(r.name, 'dropped', dropped.notifications.length);
+      o.log('receiver_dropped', { receiver: r.name, alerts: dropped.notifications.length, reason: `more than ${maxQueue} requests waiting` });
+    }
+    if (!q.running) {
+      const qq = q;
+      qq.running = work(r, qq).finally(() => (qq.running = undefined));
+    }
+  }
+
+  async function work(r: Receiver, q: { jobs: Job[] }): Promise<void> {
+    for (let job = q.jobs.shift(); job; job = q.jobs.shift()) {
+      try {
+        await postWithRetry(job.request, { attempts: r.maxAttempts, ...o.retry });
+        o.onOutcome?.(r.name, 'success', job.notifications.length);
+      } catch (e) {
+        o.onOutcome?.(r.name, 'failure', job.notifications.length);
+        o.log('receiver_failed', {
+          receiver: r.name,
+          kind: r.kind,
+          alerts: job.notifications.map((n) => `${n.status}:${n.alert.fingerprint}`),
+          error: (e as Error).message,
+          ...(e instanceof DeliveryError && e.status ? { status: e.status } : {}),
+        });
+      }
+    }
+  }
 
   function notify(ns: Notification[]): void {
     const byReceiver = new Map<string, Notification[]>();
     for (const n of ns) {
-      o.log(`alert_${n.status}`, {
-        alert: n.alert.rule,
-        labels: n.alert.labels,
-        value: n.alert.value,
-        annotations: n.alert.annotations,
-        fingerprint: n.alert.fingerprint,
-      });
+      if (!n.repeat) {
+        o.log(`alert_${n.status}`, {
+          alert: n.alert.rule,
+          labels: n.alert.labels,
+          value: n.alert.value,
+          annotations: n.alert.annotations,
+          fingerprint: n.alert.fingerprint,
+        });
+      }
       for (const r of n.alert.receivers) byReceiver.set(r, [...(byReceiver.get(r) ?? []), n]);
     }
-    for (const [name, list] of byReceiver) {
+    for (const [name, all] of byReceiver) {
       const r = o.receivers.get(name);
-      if (!r?.webhook) continue;
-      if (!r.webhook.url) {
-        if (!warnedEmpty.has(name)) o.log('receiver_disabled', { receiver: name, reason: 'webhook url is empty (unset environment variable?)' });
+      if (!r) continue;
+      if (!target(r)) {
+        if (!warnedEmpty.has(name)) o.log('receiver_disabled', { receiver: name, reason: `${r.kind} url/key is empty (unset environment variable?)` });
         warnedEmpty.add(name);
         continue;
       }
-      const p = sendWebhook({ name, url: r.webhook.url, headers: r.webhook.headers }, list)
-        .then(() => o.onOutcome?.(name, true))
-        .catch((e: Error) => {
-          o.onOutcome?.(name, false);
-          o.log('receiver_failed', { receiver: name, error: e.message });
-        })
-        .finally(() => pending.delete(p));
-      pending.add(p);
+      let list = all;
+      if (r.kind === 'alertmanager') {
+        list = all.filter((n) => {
+          const key = `${name}\u0000${n.alert.fingerprint}`;
+          if (n.status === 'resolved') {
+            lastSent.delete(key);
+            return true;
+          }
+          const last = lastSent.get(key);
+          if (n.repeat && last !== undefined && n.at - last < r.alertmanager!.resendIntervalMs) return false;
+          lastSent.set(key, n.at);
+          return true;
+        });
+      } else {
+        list = all.filter((n) => !n.repeat);
+      }
+      if (list.length === 0) continue;
+      // Requests are built now: the alert objects keep changing after this call.
+      enqueue(r, requestsFor(r, list));
     }
   }
 
   return {
     notify,
-    /** Waits for deliveries under way (used at shutdown and in tests). */
+    /** Waits until every queue is empty (used at shutdown and in tests). */
     async drain(): Promise<void> {
-      await Promise.allSettled([...pending]);
+      for (;;) {
+        const running = [...queues.values()].map((q) => q.running).filter((p): p is Promise<void> => p !== undefined);
+        if (running.length === 0) return;
+        await Promise.allSettled(running);
+      }
     },
   };
 }

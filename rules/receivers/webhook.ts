@@ -1,10 +1,13 @@
-// Generic webhook: one JSON POST per notification batch, retried with backoff on network errors
-// and 5xx/429. Payload (documented in the README):
+// Generic webhook: one JSON POST per notification batch. Payload (documented in the README):
 // { "version": "1", "status": "firing"|"resolved", "receiver": name,
 //   "alerts": [{ "status", "name", "labels", "annotations", "value", "activeAt", "firedAt", "resolvedAt", "fingerprint" }] }
+// With `hmac_secret`, the request is signed: X-Driftwatch-Timestamp: <unix seconds> and
+// X-Driftwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>.
+import { createHmac } from 'node:crypto';
 import type { Notification } from '../engine/evaluator.js';
+import type { HttpRequest } from './http.js';
 
-export interface WebhookTarget { name: string; url: string; headers: Record<string, string> }
+export interface WebhookTarget { name: string; url: string; headers: Record<string, string>; hmacSecret?: string }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -21,33 +24,23 @@ export function webhookPayload(receiver: string, ns: Notification[]) {
       value: a.value,
       activeAt: iso(a.activeAt),
       firedAt: iso(a.firedAt),
-      resolvedAt: iso(a.resolvedAt),
+      resolvedAt: status === 'resolved' ? iso(a.resolvedAt) : null,
       fingerprint: a.fingerprint,
     })),
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+export function signBody(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
 
-export async function sendWebhook(t: WebhookTarget, ns: Notification[], attempts = 5, baseDelayMs = 500): Promise<void> {
+export function webhookRequest(t: WebhookTarget, ns: Notification[], now = Date.now()): HttpRequest {
   const body = JSON.stringify(webhookPayload(t.name, ns));
-  let last = '';
-  for (let i = 0; i < attempts; i++) {
-    if (i > 0) await sleep(baseDelayMs * 2 ** (i - 1) * (0.5 + Math.random()));
-    try {
-      const res = await fetch(t.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...t.headers },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.arrayBuffer();
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-      if (res.status < 500 && res.status !== 429) break; // the receiver refused it: retrying will not help
-    } catch (e) {
-      last = (e as Error).message;
-    }
+  const headers = { ...t.headers };
+  if (t.hmacSecret) {
+    const ts = String(Math.floor(now / 1000));
+    headers['x-driftwatch-timestamp'] = ts;
+    headers['x-driftwatch-signature'] = signBody(t.hmacSecret, ts, body);
   }
-  throw new Error(`webhook ${t.name}: ${last}`);
+  return { url: t.url, headers, body };
 }

@@ -14,7 +14,7 @@ ${extra}        annotations:
           summary: "{{ $labels.feature }} at {{ $value }}"
 `, {});
   const sent: Notification[] = [];
-  const ev = new Evaluator(rs, { source: { query: async () => [] }, notify: (ns) => sent.push(...ns) });
+  const ev = new Evaluator(rs, { source: { query: async () => [] }, notify: (ns) => sent.push(...ns.filter((n) => !n.repeat)) });
   return { ev, rule: rs.groups[0].rules[0], sent };
 }
 
