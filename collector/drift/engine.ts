@@ -1,0 +1,299 @@
+// The drift engine: counting, quantiles, KS D and the Wasserstein integral run inside ClickHouse
+// (a few queries for all columns, GROUP BY column); the formulas of drift-conventions.md are then
+// applied in TypeScript to per-column summaries (bin counts, D, W), never to raw rows.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { queryRows } from '../store/client.js';
+import { autoMethod } from './auto.js';
+import { binnedStatistic, isBinnedMethod } from './binned.js';
+import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE_BINS, uniqueEdges } from './bins.js';
+import { ksPValue } from './kolmogorov.js';
+import { categoryCountsSql, numericBinCountsSql, numericSummarySql, rawDistanceSql } from './queries.js';
+import {
+  DEFAULT_THRESHOLDS,
+  DriftInputError,
+  isMethod,
+  P_VALUE_METHODS,
+  RAW_VALUE_METHODS,
+  type ColumnDrift,
+  type ColumnType,
+  type DriftReport,
+  type Method,
+} from './report.js';
+
+export interface SqlSource {
+  sql: string;
+  params?: Record<string, unknown>;
+}
+
+export interface DriftOptions {
+  /** SELECT yielding side UInt8 (0 = reference, 1 = current), column String, value Float64 (NaN or +-Inf = missing). */
+  numeric?: SqlSource;
+  /** SELECT yielding side UInt8, column String, value Nullable(String) (NULL or '' = missing). */
+  categorical?: SqlSource;
+  /** Default 'auto'; a map gives a method per column (columns not in it use 'auto'). */
+  method?: Method | 'auto' | Record<string, Method | 'auto'>;
+  /** Overrides of the default thresholds. */
+  thresholds?: Partial<Record<Method, number>>;
+  /** Share of drifted columns at which the dataset drifts; default 0.5. */
+  driftShare?: number;
+  /**
+   * A column with no non-missing value on one side has no statistic: 'error' (default) throws a
+   * DriftInputError naming it, 'skip' leaves it out of the report. A side with no rows at all gives
+   * a report with no columns, never an error.
+   */
+  emptyColumns?: 'error' | 'skip';
+}
+
+/** Query parameters of the engine's own SQL start with this; a source's parameters must not. */
+export const RESERVED_PARAM_PREFIX = 'dw_engine_';
+
+/** Minimum of the reference standard deviation that normalises the Wasserstein distance. */
+export const WASSERSTEIN_MIN_SCALE = 0.001;
+
+interface ColumnSummary {
+  column: string;
+  type: ColumnType;
+  refRows: number;
+  curRows: number;
+  n: number;
+  m: number;
+  /** Distinct non-missing reference values, capped (only compared against the auto limit). */
+  distinct: number;
+}
+
+interface NumericSummary extends ColumnSummary {
+  type: 'numerical';
+  edges: number[];
+  std: number;
+  refMin: number;
+  refMax: number;
+}
+
+interface CategoricalSummary extends ColumnSummary {
+  type: 'categorical';
+  categories: string[];
+  refCounts: number[];
+  curCounts: number[];
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
+
+async function numericSummaries(client: ClickHouseClient, src: SqlSource): Promise<NumericSummary[]> {
+  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; q: string[]; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
+  const rows = await queryRows<Row>(client, numericSummarySql(src.sql), src.params ?? {});
+  return rows.map((r) => ({
+    column: r.col,
+    type: 'numerical',
+    refRows: num(r.ref_rows),
+    curRows: num(r.cur_rows),
+    n: num(r.n),
+    m: num(r.m),
+    distinct: num(r.distinct_capped),
+    edges: num(r.n) > 0 ? uniqueEdges(r.q.map(bitsToFloat64)) : [],
+    std: num(r.std),
+    refMin: bitsToFloat64(r.ref_min),
+    refMax: bitsToFloat64(r.ref_max),
+  }));
+}
+
+async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): Promise<CategoricalSummary[]> {
+  type Row = { col: string; val: string | null; c0: string; c1: string };
+  const rows = await queryRows<Row>(client, categoryCountsSql(src.sql), src.params ?? {});
+  const byCol = new Map<string, Row[]>();
+  for (const r of rows) {
+    const list = byCol.get(r.col);
+    if (list) list.push(r);
+    else byCol.set(r.col, [r]);
+  }
+  return [...byCol].map(([column, list]) => {
+    let refRows = 0;
+    let curRows = 0;
+    const present: { value: string; ref: number; cur: number }[] = [];
+    for (const r of list) {
+      const ref = num(r.c0);
+      const cur = num(r.c1);
+      refRows += ref;
+      curRows += cur;
+      if (r.val !== null) present.push({ value: r.val, ref, cur });
+    }
+    const bins = categoryBins(present);
+    const n = bins.reference.reduce((s, c) => s + c, 0);
+    const m = bins.current.reduce((s, c) => s + c, 0);
+    return {
+      column,
+      type: 'categorical',
+      refRows,
+      curRows,
+      n,
+      m,
+      distinct: bins.reference.filter((c) => c > 0).length,
+      categories: bins.categories,
+      refCounts: bins.reference,
+      curCounts: bins.current,
+    };
+  });
+}
+
+function checkSource(name: string, src: SqlSource | undefined): void {
+  if (src === undefined) return;
+  if (typeof src.sql !== 'string' || src.sql.trim() === '') throw new DriftInputError(`the ${name} source has no SQL`);
+  for (const k of Object.keys(src.params ?? {})) {
+    if (k.startsWith(RESERVED_PARAM_PREFIX)) throw new DriftInputError(`the ${name} source uses the query parameter "${k}": names starting with ${RESERVED_PARAM_PREFIX} are reserved by the drift engine`);
+  }
+}
+
+function resolveThresholds(over: DriftOptions['thresholds']): Record<Method, number> {
+  const t = { ...DEFAULT_THRESHOLDS };
+  for (const [k, v] of Object.entries(over ?? {})) {
+    if (!isMethod(k)) throw new DriftInputError(`threshold given for unknown method "${k}"`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new DriftInputError(`threshold for ${k} must be a finite number, got ${String(v)}`);
+    t[k] = v;
+  }
+  return t;
+}
+
+function methodOption(m: unknown, where: string): Method | 'auto' {
+  if (m === 'auto' || isMethod(m)) return m;
+  throw new DriftInputError(`unknown drift method ${JSON.stringify(m)}${where}: expected auto or one of ks, wasserstein, psi, kl, jensenshannon, hellinger, tvd, linf, chisquare`);
+}
+
+function methodResolver(opt: DriftOptions['method'], columns: ReadonlySet<string>): (column: string) => Method | 'auto' {
+  if (opt === undefined) return () => 'auto';
+  if (typeof opt === 'string') {
+    const m = methodOption(opt, '');
+    return () => m;
+  }
+  const map = new Map<string, Method | 'auto'>();
+  for (const [col, m] of Object.entries(opt)) {
+    if (!columns.has(col)) throw new DriftInputError(`method given for column "${col}", which is in neither source`, col);
+    map.set(col, methodOption(m, ` for column "${col}"`));
+  }
+  return (col) => map.get(col) ?? 'auto';
+}
+
+interface Planned {
+  summary: NumericSummary | CategoricalSummary;
+  method: Method;
+}
+
+export async function driftFromSources(client: ClickHouseClient, opts: DriftOptions): Promise<DriftReport> {
+  if (!opts.numeric && !opts.categorical) throw new DriftInputError('no source: give a numeric and/or a categorical SQL source');
+  checkSource('numeric', opts.numeric);
+  checkSource('categorical', opts.categorical);
+  const thresholds = resolveThresholds(opts.thresholds);
+  const driftShare = opts.driftShare ?? 0.5;
+  if (!(driftShare >= 0 && driftShare <= 1)) throw new DriftInputError(`drift share must be within [0, 1], got ${String(opts.driftShare)}`);
+
+  const numeric = opts.numeric ? await numericSummaries(client, opts.numeric) : [];
+  const categorical = opts.categorical ? await categoricalSummaries(client, opts.categorical) : [];
+  const summaries: (NumericSummary | CategoricalSummary)[] = [...numeric, ...categorical].sort((a, b) => compareCodePoints(a.column, b.column));
+  const referenceRows = Math.max(0, ...summaries.map((s) => s.refRows));
+  const currentRows = Math.max(0, ...summaries.map((s) => s.curRows));
+  const finish = (columns: ColumnDrift[]): DriftReport => ({
+    reference_rows: referenceRows,
+    current_rows: currentRows,
+    drift_share: driftShare,
+    drifted_columns: columns.filter((c) => c.drift).length,
+    dataset_drift: columns.length > 0 && columns.filter((c) => c.drift).length / columns.length >= driftShare,
+    columns,
+  });
+  if (referenceRows === 0 || currentRows === 0) return finish([]);
+  for (let i = 1; i < summaries.length; i++) {
+    if (summaries[i].column === summaries[i - 1].column) {
+      throw new DriftInputError(`column "${summaries[i].column}" is in both the numeric and the categorical source`, summaries[i].column);
+    }
+  }
+  const methodOf = methodResolver(opts.method, new Set(summaries.map((s) => s.column)));
+
+  const emptyColumns = opts.emptyColumns ?? 'error';
+  if (emptyColumns !== 'error' && emptyColumns !== 'skip') throw new DriftInputError(`emptyColumns must be 'error' or 'skip', got ${JSON.stringify(emptyColumns)}`);
+  const plan: Planned[] = [];
+  for (const s of summaries) {
+    const requested = methodOf(s.column);
+    if (requested !== 'auto' && s.type === 'categorical' && RAW_VALUE_METHODS.has(requested)) {
+      throw new DriftInputError(`column "${s.column}" is categorical: ${requested} needs numerical values; use chisquare, jensenshannon, psi, kl, hellinger, tvd or linf`, s.column);
+    }
+    if (s.n === 0 || s.m === 0) {
+      if (emptyColumns === 'skip') continue;
+      throw new DriftInputError(`column "${s.column}" has no non-missing ${s.n === 0 ? 'reference' : 'current'} values`, s.column);
+    }
+    plan.push({ summary: s, method: requested === 'auto' ? autoMethod(s.type, s.n, s.distinct) : requested });
+  }
+
+  const rawCols = plan.filter((p) => p.summary.type === 'numerical' && RAW_VALUE_METHODS.has(p.method)).map((p) => p.summary as NumericSummary);
+  const binCols = plan.filter((p) => p.summary.type === 'numerical' && isBinnedMethod(p.method)).map((p) => p.summary as NumericSummary);
+  const raw = rawCols.length > 0 ? await rawDistances(client, opts.numeric!, rawCols.map((c) => c.column)) : new Map<string, RawDistance>();
+  const bins = binCols.length > 0 ? await numericBinCounts(client, opts.numeric!, binCols) : new Map<string, { ref: number[]; cur: number[] }>();
+
+  const columns: ColumnDrift[] = plan.map(({ summary: s, method }) => {
+    let statistic: number;
+    let pValue: number | null = null;
+    if (method === 'ks' || method === 'wasserstein') {
+      const r = raw.get(s.column);
+      if (!r) throw new Error(`internal: no raw-value distances for column "${s.column}"`);
+      if (method === 'ks') {
+        statistic = r.d;
+        pValue = ksPValue(r.d, r.n, r.m);
+      } else {
+        statistic = r.w / Math.max((s as NumericSummary).std, WASSERSTEIN_MIN_SCALE);
+      }
+    } else {
+      let ref: number[];
+      let cur: number[];
+      if (s.type === 'categorical') {
+        ref = s.refCounts;
+        cur = s.curCounts;
+      } else {
+        const b = bins.get(s.column);
+        if (!b) throw new Error(`internal: no bin counts for column "${s.column}"`);
+        ref = b.ref;
+        cur = b.cur;
+      }
+      const r = binnedStatistic(method, ref, cur);
+      statistic = r.statistic;
+      pValue = r.p_value;
+    }
+    const threshold = thresholds[method];
+    const drift = P_VALUE_METHODS.has(method) ? (pValue as number) < threshold : statistic >= threshold;
+    return {
+      column: s.column,
+      type: s.type,
+      method,
+      statistic,
+      p_value: pValue,
+      threshold,
+      drift,
+      reference_missing: s.refRows - s.n,
+      current_missing: s.curRows - s.m,
+    };
+  });
+
+  return finish(columns);
+}
+
+interface RawDistance {
+  n: number;
+  m: number;
+  d: number;
+  w: number;
+}
+
+async function rawDistances(client: ClickHouseClient, src: SqlSource, cols: string[]): Promise<Map<string, RawDistance>> {
+  type Row = { col: string; n: string; m: string; d: number; w: number };
+  const rows = await queryRows<Row>(client, rawDistanceSql(src.sql), { ...src.params, dw_engine_raw_cols: cols });
+  return new Map(rows.map((r) => [r.col, { n: num(r.n), m: num(r.m), d: num(r.d), w: num(r.w) }]));
+}
+
+async function numericBinCounts(client: ClickHouseClient, src: SqlSource, cols: NumericSummary[]): Promise<Map<string, { ref: number[]; cur: number[] }>> {
+  type Row = { col: string; side: number; bin: number; c: string };
+  const inf = float64ToBits(Infinity);
+  const edges = cols.map((c) => [...c.edges.map(float64ToBits), ...Array<string>(QUANTILE_BINS - 1 - c.edges.length).fill(inf)]);
+  const rows = await queryRows<Row>(client, numericBinCountsSql(src.sql), { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: edges });
+  const out = new Map(cols.map((c) => [c.column, { ref: new Array<number>(c.edges.length + 1).fill(0), cur: new Array<number>(c.edges.length + 1).fill(0) }]));
+  for (const r of rows) {
+    const b = out.get(r.col);
+    if (!b) continue;
+    (Number(r.side) === 0 ? b.ref : b.cur)[Number(r.bin)] += num(r.c);
+  }
+  return out;
+}

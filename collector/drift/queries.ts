@@ -1,0 +1,95 @@
+// The SQL of the drift engine. Every query reads the caller's source as a subquery and groups by
+// column, so one scan serves all columns; only per-column summaries leave ClickHouse.
+//
+// Numerical source columns: side UInt8 (0 reference, 1 current), column String, value Float64
+// (NaN/+-Inf/NULL = missing). Categorical: side, column, value Nullable(String) (NULL or '' = missing).
+// Our own query parameters are all named dw_engine_*; sources may use any other names.
+import { AUTO_MAX_DISCRETE_VALUES } from './auto.js';
+import { QUANTILE_BINS, QUANTILE_LEVELS } from './bins.js';
+
+function body(sql: string): string {
+  return sql.trim().replace(/;+\s*$/, '');
+}
+
+/** The numerical source normalised to (dw_side, dw_col, dw_v, dw_ok). */
+export function numericInput(sql: string): string {
+  return `SELECT dw_side, dw_col, dw_v, isFinite(dw_v) AS dw_ok FROM (
+    SELECT toUInt8(side) AS dw_side, toString(\`column\`) AS dw_col, ifNull(toFloat64(value), nan) AS dw_v
+    FROM (${body(sql)}) WHERE side IN (0, 1))`;
+}
+
+/** The categorical source normalised to (dw_side, dw_col, dw_val), dw_val NULL when missing. */
+export function categoricalInput(sql: string): string {
+  return `SELECT toUInt8(side) AS dw_side, toString(\`column\`) AS dw_col, nullIf(toString(value), '') AS dw_val
+    FROM (${body(sql)}) WHERE side IN (0, 1)`;
+}
+
+/**
+ * One row per numerical column: rows and non-missing counts per side, the reference's quantile
+ * edges (as float bits, numpy's linear method), its number of distinct values capped at
+ * AUTO_MAX_DISCRETE_VALUES + 1 (all `auto` needs), and its population standard deviation.
+ */
+export function numericSummarySql(sql: string): string {
+  const ref = 'dw_side = 0 AND dw_ok';
+  return `SELECT dw_col AS col,
+    countIf(dw_side = 0) AS ref_rows,
+    countIf(dw_side = 1) AS cur_rows,
+    countIf(${ref}) AS n,
+    countIf(dw_side = 1 AND dw_ok) AS m,
+    arrayMap(x -> toString(reinterpretAsUInt64(x)), quantilesExactInclusiveIf(${QUANTILE_LEVELS.map(String).join(', ')})(dw_v, ${ref})) AS q,
+    length(groupUniqArrayIf(${AUTO_MAX_DISCRETE_VALUES + 1})(dw_v + 0., ${ref})) AS distinct_capped,
+    stddevPopStableIf(dw_v, ${ref}) AS std,
+    toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
+    toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max
+  FROM (${numericInput(sql)})
+  GROUP BY col`;
+}
+
+/**
+ * KS D and the (unnormalised) Wasserstein-1 distance on raw values, for the columns in {dw_engine_raw_cols}.
+ * Per column both samples are sorted together; with c0, c1 the cumulative counts of each side at
+ * a position, F - G = c0/n - c1/m is evaluated only at the last position of each run of equal values
+ * (searchsorted side=right, so ties are exact); D = max |F - G| and W = sum |F - G| * (next - value).
+ * ClickHouse's kolmogorovSmirnovTest is not used: it treats values closer than 1e-7 as ties and
+ * accumulates D in floating point.
+ */
+export function rawDistanceSql(sql: string): string {
+  return `SELECT col, n, m, d, w FROM (
+    SELECT dw_col AS col,
+      countIf(dw_side = 0) AS n,
+      count() - n AS m,
+      groupArray((dw_v, dw_side)) AS pairs,
+      arraySort(pairs.1) AS sv,
+      arraySort((s, v) -> v, pairs.2, pairs.1) AS ss,
+      arrayCumSum(arrayMap(s -> toUInt64(s = 0), ss)) AS c0,
+      arrayMap((c, i) -> i - c, c0, arrayEnumerate(ss)) AS c1,
+      arrayPushBack(arrayPopFront(sv), nan) AS nx,
+      arrayMap((a, b, x, y) -> if(x != y, abs(a / n - b / m), 0.), c0, c1, sv, nx) AS diffs,
+      arrayMax(diffs) AS d,
+      arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w
+    FROM (${numericInput(sql)})
+    WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
+    GROUP BY col)`;
+}
+
+/**
+ * Bin counts of numerical columns: per (column, side, bin) where bin = #{edges <= v}. The edges of
+ * column {dw_engine_bin_cols}[i] are {dw_engine_bin_edges}[i] (float bits), padded with +Inf to QUANTILE_BINS - 1.
+ */
+export function numericBinCountsSql(sql: string): string {
+  const e = Array.from({ length: QUANTILE_BINS - 1 }, (_, k) => k);
+  return `SELECT dw_col AS col, dw_side AS side, (${e.map((k) => `(dw_e${k} <= dw_v)`).join(' + ')}) AS bin, count() AS c
+  FROM (SELECT dw_side, dw_col, dw_v FROM (${numericInput(sql)}) WHERE dw_ok) AS s
+  INNER JOIN (
+    SELECT tupleElement(dw_t, 1) AS dw_col, ${e.map((k) => `reinterpretAsFloat64(toUInt64(tupleElement(dw_t, 2)[${k + 1}])) AS dw_e${k}`).join(', ')}
+    FROM (SELECT arrayJoin(arrayZip({dw_engine_bin_cols:Array(String)}, {dw_engine_bin_edges:Array(Array(String))})) AS dw_t)
+  ) AS e USING dw_col
+  GROUP BY col, side, bin`;
+}
+
+/** Category counts per side, NULL (missing) included as its own row. */
+export function categoryCountsSql(sql: string): string {
+  return `SELECT dw_col AS col, dw_val AS val, countIf(dw_side = 0) AS c0, countIf(dw_side = 1) AS c1
+  FROM (${categoricalInput(sql)})
+  GROUP BY col, val`;
+}
