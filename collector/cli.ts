@@ -1,13 +1,23 @@
-// `driftwatch collector`: start, log, and drain on SIGTERM/SIGINT.
+// `driftwatch collector`: start, log, and drain on SIGTERM/SIGINT (also when the signal arrives
+// while the collector is still starting).
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { startCollector } from './main.js';
+import { startCollector, type Collector } from './main.js';
 import { RuleFileError } from '../rules/engine/load.js';
 
 /** Resolves -1 while the collector runs (the process stays up); exits on a signal. */
 export async function runCollectorCli(): Promise<number> {
   const log = createLogger();
-  let collector;
+  let collector: Collector | undefined;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('collector_stopping', { signal });
+    if (collector) void collector.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   try {
     collector = await startCollector(loadConfig(), log);
   } catch (e) {
@@ -16,12 +26,9 @@ export async function runCollectorCli(): Promise<number> {
     else console.error(`driftwatch collector: could not start: ${(e as Error).message}`);
     return 1;
   }
-  const c = collector;
-  const stop = (signal: string) => {
-    log('collector_stopping', { signal });
-    void c.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (stopping) {
+    await collector.close();
+    return 0;
+  }
   return -1;
 }
