@@ -9,6 +9,8 @@ import { createDispatcher } from '../rules/receivers/dispatch.js';
 import { createSilences } from './api/silences.js';
 import type { Config } from './config.js';
 import { LiveDrift, type LiveDriftResult } from './drift/live.js';
+import { PerformanceEngine } from './performance/engine.js';
+import { PerformanceGauges } from './performance/gauges.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
 import type { DecodedBatch } from './ingest/records.js';
 import { createLogger, type Logger } from './log.js';
@@ -28,6 +30,7 @@ export interface Collector {
   writer: Writer;
   evaluator: Evaluator;
   drift: LiveDrift;
+  performance: PerformanceEngine;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,9 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   };
   const drift = new LiveDrift(store.client, { baselineRows: config.baselineRows, onResult: onDrift });
   await drift.loadBaselines();
+  // Realized and estimated performance; every computation updates the performance gauges.
+  const performanceGauges = new PerformanceGauges();
+  const performance = new PerformanceEngine(store.client, { onResult: (r) => telemetry.setPerformance(performanceGauges.update(r)) });
 
   const dispatcher = createDispatcher({
     receivers: rules.receivers,
@@ -97,6 +103,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     evaluator,
     drift,
     silences,
+    performance,
     telemetry,
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
@@ -138,6 +145,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     writer,
     evaluator,
     drift,
+    performance,
     close() {
       closing ??= (async () => {
         ready = false;

@@ -43,6 +43,16 @@ export function createTelemetry() {
   let drift: GaugeValue[] = [];
   let driftDetected: GaugeValue[] = [];
   let alerts: GaugeValue[] = [];
+  let performance: { metric: GaugeValue[]; drop: GaugeValue[]; coverage: GaugeValue[] } = { metric: [], drop: [], coverage: [] };
+  meter
+    .createObservableGauge('driftwatch.performance.metric', { description: 'Latest performance metric per model, version, window, segment, metric and kind (realized from labels, estimated by CBPE)' })
+    .addCallback((r) => performance.metric.forEach((g) => r.observe(g.value, g.attributes)));
+  meter
+    .createObservableGauge('driftwatch.performance.drop', { description: 'Degradation of the metric from its baseline window (positive = worse)' })
+    .addCallback((r) => performance.drop.forEach((g) => r.observe(g.value, g.attributes)));
+  meter
+    .createObservableGauge('driftwatch.performance.label.coverage', { description: 'Labelled predictions / predictions in the window' })
+    .addCallback((r) => performance.coverage.forEach((g) => r.observe(g.value, g.attributes)));
   meter
     .createObservableGauge('driftwatch.drift.statistic', { description: 'Latest drift statistic per model, version, feature and method' })
     .addCallback((r) => drift.forEach((g) => r.observe(g.value, g.attributes)));
@@ -67,6 +77,9 @@ export function createTelemetry() {
     },
     setAlerts(values: GaugeValue[]) {
       alerts = values;
+    },
+    setPerformance(values: { metric: GaugeValue[]; drop: GaugeValue[]; coverage: GaugeValue[] }) {
+      performance = values;
     },
     async scrape(): Promise<string> {
       const { resourceMetrics } = await reader.collect();

@@ -8,8 +8,10 @@ import { parseDuration } from '../../rules/engine/duration.js';
 import { METHODS } from '../../rules/engine/schema.js';
 import { listModels } from './models.js';
 import type { Silences } from './silences.js';
+import type { PerformanceEngine } from '../performance/engine.js';
+import { performanceRoutes } from './performance.js';
 
-export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences }
+export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences; performance?: PerformanceEngine }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -18,6 +20,7 @@ export function apiRoutes(d: ApiDeps): Hono {
 
   api.get('/models', async (c) => c.json({ models: await listModels(d.client) }));
   if (d.silences) api.route('/silences', d.silences.routes());
+  if (d.performance) api.route('/', performanceRoutes(d.performance));
 
   api.get('/alerts', (c) =>
     c.json({
