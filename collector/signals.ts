@@ -10,20 +10,13 @@
 //   no_data              one per model: 1 when a model seen within `lookback` sent nothing in the
 //                        window, else 0
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Rule } from '../rules/engine/load.js';
+import { modelMatches, type Rule } from '../rules/engine/load.js';
 import type { Sample, SignalSource } from '../rules/engine/evaluator.js';
 import type { LiveDrift, LiveDriftResult } from './drift/live.js';
 import { queryRows } from './store/client.js';
 import { tsText } from './store/writer.js';
 
-/** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
-export function modelMatches(patterns: string[], model: string): boolean {
-  return patterns.some((p) => {
-    if (!p.includes('*')) return p === model;
-    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
-    return re.test(model);
-  });
-}
+export { modelMatches };
 
 /** The model outputs are pseudo-columns of the drift report; everything else is a feature. */
 const isOutput = (column: string) => column.startsWith('@');

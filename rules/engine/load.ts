@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
 import { CONDITION_RE, LIVE_SIGNALS, RuleFileSchema, type ReceiverSpec, type RuleSpec } from './schema.js';
 import { parseDuration } from './duration.js';
 import { parseMatcher, type Silence } from './silence.js';
@@ -109,7 +110,11 @@ function buildReceiver(r: ReceiverSpec, env: NodeJS.ProcessEnv): Receiver {
   return { ...base, kind: 'webhook', webhook: { url: x(w.url), headers: hdrs(w.headers), hmacSecret: secret || undefined } };
 }
 
-export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
+/**
+ * Parses YAML and validates it against a schema; every problem is reported as
+ * "file:line:col: path: reason". `at(path)` gives the position of any path for later checks.
+ */
+export function parseYamlWith<S extends z.ZodType>(file: string, text: string, schema: S): { data: z.output<S>; at: (path: (string | number)[]) => string } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -121,7 +126,7 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
     );
   }
   const raw = doc.toJS() ?? {};
-  const parsed = RuleFileSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new RuleFileError(
       parsed.error.issues.map((i) => {
@@ -132,11 +137,15 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
       }),
     );
   }
-  const spec = parsed.data;
+  return { data: parsed.data, at: (path) => `${file}:${position(doc, lc, path)}` };
+}
+
+export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv = process.env): RuleSet {
+  const { data: spec, at: pos } = parseYamlWith(file, text, RuleFileSchema);
   const problems: string[] = [];
   const receivers = new Map<string, Receiver>();
   spec.receivers.forEach((r: ReceiverSpec, i) => {
-    if (receivers.has(r.name)) problems.push(`${file}:${position(doc, lc, ['receivers', i, 'name'])}: receivers[${i}].name: duplicate receiver "${r.name}"`);
+    if (receivers.has(r.name)) problems.push(`${pos(['receivers', i, 'name'])}: receivers[${i}].name: duplicate receiver "${r.name}"`);
     receivers.set(r.name, buildReceiver(r, env));
   });
   const silences: Silence[] = [];
@@ -145,7 +154,7 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
       try {
         return [parseMatcher(text)];
       } catch (e) {
-        problems.push(`${file}:${position(doc, lc, ['silences', i, 'matchers', k])}: silences[${i}].matchers[${k}]: ${(e as Error).message}`);
+        problems.push(`${pos(['silences', i, 'matchers', k])}: silences[${i}].matchers[${k}]: ${(e as Error).message}`);
         return [];
       }
     });
@@ -166,7 +175,7 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
       file,
       intervalMs: parseDuration(g.interval)!,
       rules: g.rules.map((r, ri) => {
-        const at = (...p: (string | number)[]) => `${file}:${position(doc, lc, ['groups', gi, 'rules', ri, ...p])}`;
+        const at = (...p: (string | number)[]) => pos(['groups', gi, 'rules', ri, ...p]);
         if (seen.has(r.alert)) problems.push(`${at('alert')}: groups[${gi}].rules[${ri}].alert: duplicate alert name "${r.alert}" in group "${g.name}"`);
         seen.add(r.alert);
         r.receivers.forEach((name, k) => {
@@ -215,6 +224,15 @@ export function loadRules(path: string, env: NodeJS.ProcessEnv = process.env): R
   }
   if (problems.length > 0) throw new RuleFileError(problems);
   return out;
+}
+
+/** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
+export function modelMatches(patterns: string[], model: string): boolean {
+  return patterns.some((p) => {
+    if (!p.includes('*')) return p === model;
+    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    return re.test(model);
+  });
 }
 
 export function compare(c: Condition, v: number): boolean {

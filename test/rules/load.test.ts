@@ -54,3 +54,77 @@ describe('rule files', () => {
     }
   });
 });
+
+describe('signals, receivers and silences in rule files', () => {
+  const rule = (signal: string, extra = '') => `groups:
+  - name: g
+    rules:
+      - alert: A
+        signal: ${signal}
+        condition: "> 1"
+${extra}`;
+
+  it('rejects signals the collector does not compute yet, at the signal, naming the live ones', () => {
+    for (const s of ['data_quality', 'metric', 'metric_drop', 'estimated_metric', 'latency_percentile']) {
+      const need = { data_quality: 'check: missing_share', latency_percentile: 'percentile: 99' }[s as string] ?? 'metric: accuracy';
+      const p = problems(rule(s, `        ${need}\n`));
+      expect(p).toEqual([
+        `r.yaml:5:17: groups[0].rules[0].signal: ${s} is not available yet: the collector does not compute it in this version (available: feature_drift, dataset_drift_share, prediction_drift, volume, no_data)`,
+      ]);
+    }
+    for (const s of ['feature_drift', 'dataset_drift_share', 'prediction_drift', 'volume', 'no_data']) expect(problems(rule(s))).toEqual([]);
+  });
+
+  it('checks each signal\'s parameters', () => {
+    expect(problems(rule('volume', '        method: psi\n'))).toEqual(['r.yaml:7:17: groups[0].rules[0].method: "method" does not apply to signal volume (it takes: lookback)']);
+    expect(problems(rule('latency_percentile'))[0]).toBe('r.yaml:5:17: groups[0].rules[0].signal: signal latency_percentile needs "percentile"');
+    expect(problems(rule('prediction_drift', '        outputs: [score, logits]\n'))[0]).toMatch(/^r\.yaml:7:\d+: groups\[0\]\.rules\[0\]\.outputs\[1\]: /);
+    const rs = parseRuleFile('r.yaml', rule('volume', '        lookback: 2h\n'), {});
+    expect(rs.groups[0].rules[0]).toMatchObject({ lookbackMs: 7_200_000, intervalMs: 30_000, method: 'auto' });
+  });
+
+  it('loads every receiver kind with environment expansion, and requires exactly one kind', () => {
+    const text = `receivers:
+  - name: am
+    alertmanager: { url: "http://am:9093" }
+  - name: pd
+    pagerduty: { routing_key: "\${PD_KEY}" }
+    max_attempts: 3
+  - name: slack
+    slack: { webhook_url: "\${SLACK}" }
+  - name: hook
+    webhook: { url: "http://x", hmac_secret: "\${SECRET}" }
+`;
+    const rs = parseRuleFile('r.yaml', text, { PD_KEY: 'k123', SLACK: 'https://hooks.slack.com/services/T/B/X' });
+    expect(rs.receivers.get('am')).toMatchObject({ kind: 'alertmanager', maxAttempts: 5, alertmanager: { url: 'http://am:9093', resendIntervalMs: 60_000 } });
+    expect(rs.receivers.get('pd')).toMatchObject({ kind: 'pagerduty', maxAttempts: 3, pagerduty: { routingKey: 'k123', url: 'https://events.pagerduty.com/v2/enqueue', client: 'Driftwatch' } });
+    expect(rs.receivers.get('slack')?.slack?.webhookUrl).toBe('https://hooks.slack.com/services/T/B/X');
+    // An unset secret means no signature rather than signing with an empty key.
+    expect(rs.receivers.get('hook')?.webhook?.hmacSecret).toBeUndefined();
+    expect(problems('receivers:\n  - name: two\n    slack: { webhook_url: a }\n    webhook: { url: b }\n')).toEqual([
+      'r.yaml:3:12: receivers[0].slack: a receiver has exactly one of webhook, alertmanager, pagerduty, slack (found webhook and slack)',
+    ]);
+    expect(problems('receivers:\n  - name: none\n')[0]).toMatch(/^r\.yaml:2:\d+: receivers\[0\]\.name: a receiver has exactly one of/);
+  });
+
+  it('loads silences with matchers and reports bad ones where they are', () => {
+    const text = `silences:
+  - matchers: ['model="credit-risk"', 'feature=~"inc.*"']
+    starts_at: 2026-11-24T22:00:00Z
+    ends_at: 2026-11-25T02:00:00Z
+    comment: retraining
+`;
+    const rs = parseRuleFile('r.yaml', text, {});
+    expect(rs.silences).toEqual([{
+      id: 'r.yaml#0',
+      matchers: [{ name: 'model', value: 'credit-risk', isRegex: false, isEqual: true }, { name: 'feature', value: 'inc.*', isRegex: true, isEqual: true }],
+      startsAt: Date.parse('2026-11-24T22:00:00Z'),
+      endsAt: Date.parse('2026-11-25T02:00:00Z'),
+      comment: 'retraining',
+      createdBy: 'file',
+      source: 'file',
+    }]);
+    expect(problems(text.replace('feature=~"inc.*"', 'feature=~"(unclosed"'))[0]).toMatch(/^r\.yaml:2:\d+: silences\[0\]\.matchers\[1\]: matcher feature: bad regex/);
+    expect(problems(text.replace('2026-11-25T02:00:00Z', '2026-11-24T21:00:00Z'))).toEqual(['r.yaml:4:14: silences[0].ends_at: ends_at must be after starts_at']);
+  });
+});
