@@ -12,7 +12,6 @@ import { LiveDrift, type LiveDriftResult } from './drift/live.js';
 import { PerformanceEngine } from './performance/engine.js';
 import { PerformanceGauges } from './performance/gauges.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
-import type { DecodedBatch } from './ingest/records.js';
 import { createLogger, type Logger } from './log.js';
 import { createApp } from './server.js';
 import { clickhouseAlertStore } from './store/alert-state.js';
@@ -96,7 +95,6 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     onDrop: (table, rows, reason) => telemetry.records.add(rows, { kind: table, outcome: 'dropped', reason: 'invalid_for_store' }),
   });
   telemetry.observeWriter(() => ({ queuedRows: writer.queuedRows, spoolBytes: spool.bytes, spoolBatches: spool.length, degraded: writer.degraded }));
-  const storeBatch = (batch: DecodedBatch) => writer.write(batch);
 
   const app = createApp({
     client: store.client,
@@ -110,14 +108,17 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     logs: {
       limits: DEFAULT_LIMITS,
       maxBodyBytes: config.maxBodyBytes,
-      store: storeBatch,
-      onRequest(status, batch) {
-        telemetry.requests.add(1, { signal: 'logs', status: String(status) });
-        if (!batch) return;
-        const stored = status === 200;
-        telemetry.records.add(batch.predictions.length, { kind: 'prediction', outcome: stored ? 'accepted' : 'failed' });
-        telemetry.records.add(batch.labels.length, { kind: 'label', outcome: stored ? 'accepted' : 'failed' });
-        telemetry.records.add(batch.rejected.length, { kind: 'any', outcome: 'rejected' });
+      store: (batch) => writer.write(batch),
+      onRequest(signal, status, batch, rejected) {
+        telemetry.requests.add(1, { signal, status: String(status) });
+        const outcome = status === 200 ? 'accepted' : 'failed';
+        if (batch?.predictions) telemetry.records.add(batch.predictions.length, { kind: 'prediction', outcome });
+        if (batch?.labels) telemetry.records.add(batch.labels.length, { kind: 'label', outcome });
+        if (batch?.metrics) telemetry.records.add(batch.metrics.length, { kind: 'metric_point', outcome });
+        // Rejections by reason, with the path's indices folded away so the label stays bounded.
+        for (const r of rejected ?? []) {
+          telemetry.records.add(1, { kind: signal, outcome: 'rejected', reason: r.reason.replace(/\d+|"[^"]*"/g, '…').slice(0, 80) });
+        }
       },
     },
   });

@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { apiRoutes, type ApiDeps } from './api/routes.js';
-import { logsReceiver, type LogsReceiverDeps } from './ingest/receiver.js';
+import { logsReceiver, metricsReceiver, type ReceiverDeps } from './ingest/receiver.js';
 import type { Telemetry } from './telemetry.js';
 
 export interface ServerDeps extends ApiDeps {
-  logs: LogsReceiverDeps;
+  logs: ReceiverDeps;
   telemetry: Telemetry;
   ready(): boolean;
   /** Store reachable and nothing waiting in the spool. */
@@ -17,14 +17,12 @@ export interface ServerDeps extends ApiDeps {
 export function createApp(d: ServerDeps): Hono {
   const app = new Hono();
 
-  app.post(
-    '/v1/logs',
-    bodyLimit({
-      maxSize: d.logs.maxBodyBytes,
-      onError: (c) => c.json({ code: 3, message: `body larger than ${d.logs.maxBodyBytes} bytes` }, 413),
-    }),
-    logsReceiver(d.logs),
-  );
+  const limit = bodyLimit({
+    maxSize: d.logs.maxBodyBytes,
+    onError: (c) => c.json({ code: 3, message: `body larger than ${d.logs.maxBodyBytes} bytes` }, 413),
+  });
+  app.post('/v1/logs', limit, logsReceiver(d.logs));
+  app.post('/v1/metrics', limit, metricsReceiver(d.logs));
 
   // Liveness: the process serves and can accept data (into ClickHouse or the spool).
   app.get('/healthz', (c) => (d.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));

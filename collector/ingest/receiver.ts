@@ -1,85 +1,115 @@
-// POST /v1/logs: the OTLP/HTTP logs receiver. Answers in the request's encoding; a record that
-// fails validation is rejected alone (partial success names it and the reason), a body that
-// cannot be decoded at all is a 400 with a google.rpc.Status message.
+// OTLP/HTTP receivers (POST /v1/logs, POST /v1/metrics). They answer in the request's encoding; a
+// record that fails validation is rejected alone (partial success names it and the reason); a
+// body that cannot be decoded at all, or whose every record is rejected, is a 400 with a
+// google.rpc.Status message; 429/503 + Retry-After when the collector cannot take data now.
 import type { Context } from 'hono';
-import { ExportLogsServiceResponse, Status } from '../../otlp/schema.js';
+import type protobuf from 'protobufjs';
+import { ExportLogsServiceResponse, ExportMetricsServiceResponse, Status } from '../../otlp/schema.js';
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
-import type { DecodedBatch } from './records.js';
-import { Backpressure } from '../store/writer.js';
+import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
+import type { Rejection } from './records.js';
+import { Backpressure, type WriteBatch } from '../store/writer.js';
 
-export interface LogsReceiverDeps {
+export interface ReceiverDeps {
   limits: Limits;
   maxBodyBytes: number;
-  store(batch: DecodedBatch): Promise<void>;
-  onRequest?(status: number, batch?: DecodedBatch): void;
+  store(batch: WriteBatch): Promise<void>;
+  onRequest?(signal: 'logs' | 'metrics', status: number, batch?: WriteBatch, rejected?: Rejection[]): void;
 }
+
+interface Decoded { batch: WriteBatch; accepted: number; rejected: Rejection[] }
+
+interface Signal {
+  name: 'logs' | 'metrics';
+  decode(body: Uint8Array, enc: Encoding, limits: Limits): Decoded;
+  response: protobuf.Type;
+  rejectedField: string;
+}
+
+const LOGS: Signal = {
+  name: 'logs',
+  decode(body, enc, limits) {
+    const d = decodeLogs(parseLogsRequest(body, enc), limits);
+    return { batch: d, accepted: d.predictions.length + d.labels.length, rejected: d.rejected };
+  },
+  response: ExportLogsServiceResponse,
+  rejectedField: 'rejectedLogRecords',
+};
+
+const METRICS: Signal = {
+  name: 'metrics',
+  decode(body, enc) {
+    const d = decodeMetrics(parseMetricsRequest(body, enc));
+    return { batch: { metrics: d.points }, accepted: d.points.length, rejected: d.rejected };
+  },
+  response: ExportMetricsServiceResponse,
+  rejectedField: 'rejectedDataPoints',
+};
 
 const MAX_MESSAGES = 20;
 
-export function summarize(batch: DecodedBatch): string {
-  const shown = batch.rejected.slice(0, MAX_MESSAGES).map((r) => `${r.path}: ${r.reason}`);
-  const more = batch.rejected.length - shown.length;
+export function summarize(rejected: Rejection[]): string {
+  const shown = rejected.slice(0, MAX_MESSAGES).map((r) => `${r.path}: ${r.reason}`);
+  const more = rejected.length - shown.length;
   return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
 }
 
-function respond(c: Context, status: 200 | 400 | 413 | 415 | 429 | 503, enc: Encoding, body: { partial?: { rejected: number; message: string }; error?: string }) {
+type Status = 200 | 400 | 413 | 415 | 429 | 503;
+
+function respond(c: Context, s: Signal, status: Status, enc: Encoding, body: { partial?: { rejected: number; message: string }; error?: string }) {
+  const code = status >= 429 ? 14 /* UNAVAILABLE */ : 3; /* INVALID_ARGUMENT */
   if (enc === 'protobuf') {
     const bytes =
       body.error !== undefined
-        ? Status.encode({ code: status >= 429 ? 14 : 3, message: body.error }).finish()
-        : ExportLogsServiceResponse.encode(
-            body.partial ? { partialSuccess: { rejectedLogRecords: body.partial.rejected, errorMessage: body.partial.message } } : {},
-          ).finish();
+        ? Status.encode({ code, message: body.error }).finish()
+        : s.response.encode(body.partial ? { partialSuccess: { [s.rejectedField]: body.partial.rejected, errorMessage: body.partial.message } } : {}).finish();
     return c.body(bytes as Uint8Array<ArrayBuffer>, status, { 'content-type': 'application/x-protobuf' });
   }
   const json =
     body.error !== undefined
-      ? { code: status >= 429 ? 14 : 3, message: body.error }
+      ? { code, message: body.error }
       : body.partial
-        ? { partialSuccess: { rejectedLogRecords: String(body.partial.rejected), errorMessage: body.partial.message } }
+        ? { partialSuccess: { [s.rejectedField]: String(body.partial.rejected), errorMessage: body.partial.message } }
         : {};
   return c.json(json, status);
 }
 
-export function logsReceiver(deps: LogsReceiverDeps) {
-  return async function receiveLogs(c: Context) {
+function receiver(s: Signal, deps: ReceiverDeps) {
+  return async function receive(c: Context) {
     const enc = encodingOf(c.req.header('content-type'));
     if (!enc) {
-      deps.onRequest?.(415);
+      deps.onRequest?.(s.name, 415);
       return c.json({ code: 3, message: 'Content-Type must be application/json or application/x-protobuf' }, 415);
     }
-    let batch: DecodedBatch;
+    let d: Decoded;
     try {
       const raw = new Uint8Array(await c.req.arrayBuffer());
-      const body = decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes);
-      batch = decodeLogs(parseLogsRequest(body, enc), deps.limits);
+      d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, deps.limits);
     } catch (e) {
       if (e instanceof BadRequest || e instanceof RangeError) {
-        deps.onRequest?.(400);
-        return respond(c, 400, enc, { error: (e as Error).message });
+        deps.onRequest?.(s.name, 400);
+        return respond(c, s, 400, enc, { error: (e as Error).message });
       }
       throw e;
     }
-    const accepted = batch.predictions.length + batch.labels.length;
-    if (accepted === 0 && batch.rejected.length > 0) {
-      // Nothing in the request is usable: a plain, non-retryable client error.
-      deps.onRequest?.(400, batch);
-      return respond(c, 400, enc, { error: `all ${batch.rejected.length} record(s) rejected: ${summarize(batch)}` });
+    if (d.accepted === 0 && d.rejected.length > 0) {
+      deps.onRequest?.(s.name, 400, undefined, d.rejected);
+      return respond(c, s, 400, enc, { error: `all ${d.rejected.length} record(s) rejected: ${summarize(d.rejected)}` });
     }
     try {
-      await deps.store(batch);
+      await deps.store(d.batch);
     } catch (e) {
-      // Retryable by OTLP clients: 429 when the queue is full, 503 when storage cannot take it.
       const status = e instanceof Backpressure && /queue/.test(e.message) ? 429 : 503;
-      deps.onRequest?.(status, batch);
+      deps.onRequest?.(s.name, status, d.batch, d.rejected);
       c.header('retry-after', '5');
-      return respond(c, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
+      return respond(c, s, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
     }
-    deps.onRequest?.(200, batch);
-    if (batch.rejected.length > 0) {
-      return respond(c, 200, enc, { partial: { rejected: batch.rejected.length, message: summarize(batch) } });
-    }
-    return respond(c, 200, enc, {});
+    deps.onRequest?.(s.name, 200, d.batch, d.rejected);
+    if (d.rejected.length > 0) return respond(c, s, 200, enc, { partial: { rejected: d.rejected.length, message: summarize(d.rejected) } });
+    return respond(c, s, 200, enc, {});
   };
 }
+
+export const logsReceiver = (deps: ReceiverDeps) => receiver(LOGS, deps);
+export const metricsReceiver = (deps: ReceiverDeps) => receiver(METRICS, deps);

@@ -5,7 +5,8 @@
 // (counted); anything else (connection refused, store closed, timeouts) spools the batch, and
 // the spool is replayed in order when ClickHouse answers again.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { DecodedBatch, LabelRow, PredictionRow } from '../ingest/records.js';
+import type { LabelRow, PredictionRow } from '../ingest/records.js';
+import type { MetricPointRow } from '../ingest/otlp-metrics.js';
 import type { Spool } from './spool.js';
 
 function f(v: number): number | string {
@@ -47,6 +48,17 @@ export function labelValues(rows: LabelRow[]): InsertRow[] {
   return rows.map((r) => ({ model: r.model, id: r.id, ts: tsText(r.ts), label: r.label }));
 }
 
+export function metricValues(rows: MetricPointRow[]): InsertRow[] {
+  return rows.map((r) => ({
+    metric: r.metric, kind: r.kind, model: r.model, version: r.version, ts: tsText(r.ts), start_ts: tsText(r.startTs),
+    temporality: r.temporality, monotonic: r.monotonic, value: f(r.value), count: r.count, sum: f(r.sum),
+    bounds: r.bounds.map(f), buckets: r.buckets, attributes: r.attributes,
+  }));
+}
+
+/** What one request hands to the writer. */
+export interface WriteBatch { predictions?: PredictionRow[]; labels?: LabelRow[]; metrics?: MetricPointRow[] }
+
 export async function insertPredictions(client: ClickHouseClient, rows: PredictionRow[]): Promise<void> {
   if (rows.length > 0) await client.insert({ table: 'predictions', format: 'JSONEachRow', values: predictionValues(rows) });
 }
@@ -66,7 +78,8 @@ function isDataError(e: unknown): boolean {
   return Number.isInteger(code) && DATA_ERRORS.has(code);
 }
 
-interface Tables { predictions: InsertRow[]; labels: InsertRow[] }
+interface Tables { predictions: InsertRow[]; labels: InsertRow[]; metric_points: InsertRow[] }
+const emptyTables = (): Tables => ({ predictions: [], labels: [], metric_points: [] });
 interface Waiter { resolve(): void; reject(e: Error): void }
 
 export interface WriterOptions {
@@ -85,7 +98,7 @@ export interface WriterOptions {
 }
 
 export class Writer {
-  private queue: Tables = { predictions: [], labels: [] };
+  private queue: Tables = emptyTables();
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -109,11 +122,11 @@ export class Writer {
   }
 
   get queuedRows(): number {
-    return this.queue.predictions.length + this.queue.labels.length;
+    return this.queue.predictions.length + this.queue.labels.length + this.queue.metric_points.length;
   }
 
-  write(batch: DecodedBatch): Promise<void> {
-    const rows = batch.predictions.length + batch.labels.length;
+  write(batch: WriteBatch): Promise<void> {
+    const rows = (batch.predictions?.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
     if (rows === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Backpressure('collector is shutting down'));
     if (this.queuedRows + rows > (this.o.maxQueueRows ?? 200_000)) {
@@ -123,8 +136,12 @@ export class Writer {
       return Promise.reject(new Backpressure('ClickHouse is unavailable and the spool is full'));
     }
     // Converted now, so a spooled batch is stored exactly as it would have been inserted.
-    this.queue.predictions.push(...predictionValues(batch.predictions));
-    this.queue.labels.push(...labelValues(batch.labels));
+    const append = (into: InsertRow[], rows: InsertRow[]) => {
+      for (const r of rows) into.push(r); // not push(...rows): large batches would overflow the stack
+    };
+    if (batch.predictions) append(this.queue.predictions, predictionValues(batch.predictions));
+    if (batch.labels) append(this.queue.labels, labelValues(batch.labels));
+    if (batch.metrics) append(this.queue.metric_points, metricValues(batch.metrics));
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.queuedRows >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.o.flushIntervalMs ?? 20);
@@ -141,7 +158,7 @@ export class Writer {
       while (this.queuedRows > 0) {
         const tables = this.queue;
         const waiters = this.waiters;
-        this.queue = { predictions: [], labels: [] };
+        this.queue = emptyTables();
         this.waiters = [];
         try {
           await this.store(tables);
@@ -175,6 +192,7 @@ export class Writer {
   private async insertTables(t: Tables): Promise<void> {
     await this.insertRows('predictions', t.predictions);
     await this.insertRows('labels', t.labels);
+    await this.insertRows('metric_points', t.metric_points ?? []);
   }
 
   // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
