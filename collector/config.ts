@@ -1,6 +1,7 @@
 // Collector configuration from the environment, validated at start: a bad value fails fast with
 // the variable's name and the reason.
 import { z } from 'zod';
+import { AuthConfigError, loadKeys, type ApiKey } from './auth.js';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -30,7 +31,11 @@ export interface Config {
   maxBodyBytes: number;
   spoolDir?: string;
   spoolMaxBytes?: number;
+  /** Empty: no authentication, and then only a loopback address may be used. */
+  apiKeys?: ApiKey[];
 }
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export class ConfigError extends Error {}
 
@@ -41,7 +46,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }
   const e = r.data;
+  let apiKeys: ApiKey[];
+  try {
+    apiKeys = loadKeys(env);
+  } catch (err) {
+    if (err instanceof AuthConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (apiKeys.length === 0 && !LOOPBACK.test(e.DRIFTWATCH_HOST)) {
+    throw new ConfigError(
+      `DRIFTWATCH_HOST: "${e.DRIFTWATCH_HOST}" is not a loopback address and no API keys are configured; ` +
+        'set DRIFTWATCH_API_KEYS or DRIFTWATCH_API_KEYS_FILE before listening beyond this machine',
+    );
+  }
   return {
+    apiKeys,
     port: e.DRIFTWATCH_PORT,
     host: e.DRIFTWATCH_HOST,
     dataDir: e.DRIFTWATCH_DATA_DIR,

@@ -103,6 +103,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     silences,
     performance,
     telemetry,
+    keys: config.apiKeys ?? [],
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
     logs: {
@@ -131,11 +132,15 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
   ready = true;
   evaluator.start();
+  if ((config.apiKeys ?? []).length === 0) {
+    log('auth_disabled', { warning: `NO API KEYS CONFIGURED: anyone who can reach ${url} may read and write every model. Listening on loopback only; set DRIFTWATCH_API_KEYS to open it up.` });
+  }
   log('collector_started', {
     url,
     store: store.kind === 'embedded' ? `embedded chDB at ${config.dataDir}` : 'ClickHouse server',
     migrations_applied: applied,
     rule_files: rules.files,
+    api_keys: (config.apiKeys ?? []).map((k) => k.name),
     rules: rules.groups.reduce((n, g) => n + g.rules.length, 0),
   });
 

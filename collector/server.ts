@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { apiRoutes, type ApiDeps } from './api/routes.js';
 import { logsReceiver, metricsReceiver, type ReceiverDeps } from './ingest/receiver.js';
 import type { Telemetry } from './telemetry.js';
+import { authenticate, can, requireScope, type ApiKey, type Principal } from './auth.js';
 
 export interface ServerDeps extends ApiDeps {
   logs: ReceiverDeps;
@@ -12,17 +13,23 @@ export interface ServerDeps extends ApiDeps {
   ready(): boolean;
   /** Store reachable and nothing waiting in the spool. */
   storeReady(): boolean;
+  keys: ApiKey[];
 }
 
-export function createApp(d: ServerDeps): Hono {
-  const app = new Hono();
+type Env = { Variables: { principal: Principal } };
+
+export function createApp(d: ServerDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const auth = authenticate(d.keys);
 
   const limit = bodyLimit({
     maxSize: d.logs.maxBodyBytes,
     onError: (c) => c.json({ code: 3, message: `body larger than ${d.logs.maxBodyBytes} bytes` }, 413),
   });
-  app.post('/v1/logs', limit, logsReceiver(d.logs));
-  app.post('/v1/metrics', limit, metricsReceiver(d.logs));
+  // Ingest: a key needs the write scope; each record is then checked against the key's models.
+  const ingest: ReceiverDeps = { ...d.logs, authorize: (c, model) => can(c.get('principal') as Principal, 'write', model) };
+  app.post('/v1/logs', auth, requireScope('write', 'some'), limit, logsReceiver(ingest));
+  app.post('/v1/metrics', auth, requireScope('write', 'some'), limit, metricsReceiver(ingest));
 
   // Liveness: the process serves and can accept data (into ClickHouse or the spool).
   app.get('/healthz', (c) => (d.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));
@@ -31,10 +38,12 @@ export function createApp(d: ServerDeps): Hono {
     d.storeReady() ? c.json({ status: 'ready' }) : c.json({ status: d.ready() ? 'store unavailable, spooling' : 'starting' }, 503),
   );
 
-  app.get('/metrics', async (c) =>
+  // Prometheus scrapes with a key that may read every model (bearer_token in the scrape config).
+  app.get('/metrics', auth, requireScope('read', 'all'), async (c) =>
     c.body(await d.telemetry.scrape(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
   );
 
+  app.use('/api/*', auth);
   app.route('/api/v1', apiRoutes(d));
 
   app.onError((err, c) => {

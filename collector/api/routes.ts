@@ -10,21 +10,34 @@ import { listModels } from './models.js';
 import type { Silences } from './silences.js';
 import type { PerformanceEngine } from '../performance/engine.js';
 import { performanceRoutes } from './performance.js';
+import { can, requireScope, type Principal } from '../auth.js';
 
 export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences; performance?: PerformanceEngine }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-export function apiRoutes(d: ApiDeps): Hono {
-  const api = new Hono();
+type Env = { Variables: { principal: Principal } };
 
-  api.get('/models', async (c) => c.json({ models: await listModels(d.client) }));
+export function apiRoutes(d: ApiDeps): Hono<Env> {
+  const api = new Hono<Env>();
+
+  // Reading a model's data needs a key that may read that model; lists show only those models.
+  api.use('/models/:model/*', requireScope('read', (c) => c.req.param('model') ?? ''));
+  api.use('/silences/*', async (c, next) => requireScope(c.req.method === 'GET' ? 'read' : 'write', c.req.method === 'GET' ? 'some' : 'all')(c, next));
+  api.use('/silences', async (c, next) => requireScope(c.req.method === 'GET' ? 'read' : 'write', c.req.method === 'GET' ? 'some' : 'all')(c, next));
+  api.use('/alerts', requireScope('read', 'some'));
+  api.use('/models', requireScope('read', 'some'));
+
+  api.get('/models', async (c) => {
+    const p = c.get('principal');
+    return c.json({ models: (await listModels(d.client)).filter((m) => can(p, 'read', m.name)) });
+  });
   if (d.silences) api.route('/silences', d.silences.routes());
   if (d.performance) api.route('/', performanceRoutes(d.performance));
 
   api.get('/alerts', (c) =>
     c.json({
-      alerts: (d.evaluator?.active() ?? []).map((a) => ({
+      alerts: (d.evaluator?.active() ?? []).filter((a) => can(c.get('principal'), 'read', a.labels.model ?? '')).map((a) => ({
         name: a.rule,
         state: a.state,
         labels: a.labels,

@@ -15,6 +15,8 @@ export interface ReceiverDeps {
   limits: Limits;
   maxBodyBytes: number;
   store(batch: WriteBatch): Promise<void>;
+  /** May the request's credentials write this model? (Records for other models are rejected.) */
+  authorize?(c: Context, model: string): boolean;
   onRequest?(signal: 'logs' | 'metrics', status: number, batch?: WriteBatch, rejected?: Rejection[]): void;
 }
 
@@ -55,7 +57,7 @@ export function summarize(rejected: Rejection[]): string {
   return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
 }
 
-type Status = 200 | 400 | 413 | 415 | 429 | 503;
+type Status = 200 | 400 | 403 | 413 | 415 | 429 | 503;
 
 function respond(c: Context, s: Signal, status: Status, enc: Encoding, body: { partial?: { rejected: number; message: string }; error?: string }) {
   const code = status >= 429 ? 14 /* UNAVAILABLE */ : 3; /* INVALID_ARGUMENT */
@@ -73,6 +75,27 @@ function respond(c: Context, s: Signal, status: Status, enc: Encoding, body: { p
         ? { partialSuccess: { [s.rejectedField]: String(body.partial.rejected), errorMessage: body.partial.message } }
         : {};
   return c.json(json, status);
+}
+
+const NOT_ALLOWED = 'this API key may not write that model';
+
+function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Decoded {
+  const rejected = [...d.rejected];
+  const ok = new Map<string, boolean>();
+  const keep = <T extends { model: string }>(rows: T[] | undefined, what: string): T[] | undefined => {
+    if (!rows) return rows;
+    const out: T[] = [];
+    for (const r of rows) {
+      let a = ok.get(r.model);
+      if (a === undefined) ok.set(r.model, (a = allowed(r.model)));
+      if (a) out.push(r);
+      else rejected.push({ path: `${what} of model "${r.model}"`, reason: NOT_ALLOWED });
+    }
+    return out;
+  };
+  const batch: WriteBatch = { predictions: keep(d.batch.predictions, 'prediction'), labels: keep(d.batch.labels, 'label'), metrics: keep(d.batch.metrics, 'data point') };
+  const accepted = (batch.predictions?.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
+  return { batch, accepted, rejected };
 }
 
 function receiver(s: Signal, deps: ReceiverDeps) {
@@ -93,7 +116,12 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       }
       throw e;
     }
+    if (deps.authorize) d = authorizeRecords(d, (model) => deps.authorize!(c, model));
     if (d.accepted === 0 && d.rejected.length > 0) {
+      if (d.rejected.every((r) => r.reason === NOT_ALLOWED)) {
+        deps.onRequest?.(s.name, 403, undefined, d.rejected);
+        return respond(c, s, 403, enc, { error: `this API key may not write: ${summarize(d.rejected)}` });
+      }
       deps.onRequest?.(s.name, 400, undefined, d.rejected);
       return respond(c, s, 400, enc, { error: `all ${d.rejected.length} record(s) rejected: ${summarize(d.rejected)}` });
     }

@@ -1,0 +1,130 @@
+// API keys. Each key has a name (for logs; the secret is never logged), scopes (read, write) and the
+// models it may touch (exact names or globs). Keys come from DRIFTWATCH_API_KEYS (JSON) or the file
+// named by DRIFTWATCH_API_KEYS_FILE (JSON or YAML). A presented key is hashed and compared with
+// every configured key's hash in constant time, so neither its length nor its prefix leaks.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Context, MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export type Scope = 'read' | 'write';
+
+const KeySchema = z.strictObject({
+  name: z.string().min(1),
+  key: z.string().min(16, 'a key must be at least 16 characters'),
+  scopes: z.array(z.enum(['read', 'write'])).min(1),
+  models: z.array(z.string().min(1)).min(1).default(['*']),
+});
+const KeysSchema = z.array(KeySchema);
+
+export interface ApiKey { name: string; hash: Buffer; scopes: Set<Scope>; models: string[] }
+export interface Principal { name: string; scopes: Set<Scope>; models: string[] }
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+export class AuthConfigError extends Error {}
+
+export function parseKeys(text: string, source: string): ApiKey[] {
+  let raw: unknown;
+  try {
+    raw = source.endsWith('.yaml') || source.endsWith('.yml') ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new AuthConfigError(`${source}: not valid ${source.endsWith('json') || !source.includes('.') ? 'JSON' : 'YAML/JSON'}: ${(e as Error).message}`);
+  }
+  const r = KeysSchema.safeParse(raw);
+  if (!r.success) {
+    throw new AuthConfigError(r.error.issues.map((i) => `${source}: [${i.path.join('].')}${i.path.length ? '' : ']'}: ${i.message}`.replace('[].', '').replace('[]', '')).join('; '));
+  }
+  const names = new Set<string>();
+  for (const k of r.data) {
+    if (names.has(k.name)) throw new AuthConfigError(`${source}: duplicate key name "${k.name}"`);
+    names.add(k.name);
+  }
+  return r.data.map((k) => ({ name: k.name, hash: sha256(k.key), scopes: new Set(k.scopes), models: k.models }));
+}
+
+export function loadKeys(env: NodeJS.ProcessEnv): ApiKey[] {
+  const keys: ApiKey[] = [];
+  if (env.DRIFTWATCH_API_KEYS) keys.push(...parseKeys(env.DRIFTWATCH_API_KEYS, 'DRIFTWATCH_API_KEYS'));
+  if (env.DRIFTWATCH_API_KEYS_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(env.DRIFTWATCH_API_KEYS_FILE, 'utf8');
+    } catch (e) {
+      throw new AuthConfigError(`DRIFTWATCH_API_KEYS_FILE: ${(e as Error).message}`);
+    }
+    keys.push(...parseKeys(text, env.DRIFTWATCH_API_KEYS_FILE));
+  }
+  return keys;
+}
+
+/** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
+export function modelMatches(patterns: string[], model: string): boolean {
+  return patterns.some((p) => {
+    if (!p.includes('*')) return p === model;
+    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    return re.test(model);
+  });
+}
+
+export function findKey(keys: ApiKey[], presented: string): ApiKey | undefined {
+  const h = sha256(presented);
+  let found: ApiKey | undefined;
+  // Every key is compared, whatever matched first: the time taken does not depend on which one did.
+  for (const k of keys) if (timingSafeEqual(k.hash, h) && !found) found = k;
+  return found;
+}
+
+function presentedKey(c: Context): string | undefined {
+  const auth = c.req.header('authorization');
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  return c.req.header('x-api-key') ?? undefined;
+}
+
+/** Everyone may do everything: the collector runs without keys (loopback only). */
+export const OPEN: Principal = { name: 'anonymous', scopes: new Set(['read', 'write']), models: ['*'] };
+
+export function can(p: Principal, scope: Scope, model: string): boolean {
+  return p.scopes.has(scope) && modelMatches(p.models, model);
+}
+
+/** Sets c.var.principal; 401 without a valid key (when keys are configured). */
+export function authenticate(keys: ApiKey[]): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  return async function auth(c, next) {
+    if (keys.length === 0) {
+      c.set('principal', OPEN);
+      return next();
+    }
+    const presented = presentedKey(c);
+    const key = presented === undefined ? undefined : findKey(keys, presented);
+    if (!key) {
+      throw new HTTPException(401, {
+        message: presented === undefined ? 'an API key is required (Authorization: Bearer KEY or X-API-Key)' : 'unknown API key',
+      });
+    }
+    c.set('principal', { name: key.name, scopes: key.scopes, models: key.models });
+    return next();
+  };
+}
+
+/**
+ * 403 unless the principal has the scope: for the model a route names, for 'all' models (a key
+ * whose models include "*"), or for 'some' model (per-record checks follow, as on ingest).
+ */
+export function requireScope(scope: Scope, model: 'all' | 'some' | ((c: Context) => string)): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  return async function scoped(c, next) {
+    const p = c.get('principal');
+    let ok: boolean;
+    let what: string;
+    if (model === 'some') [ok, what] = [p.scopes.has(scope), 'any model'];
+    else if (model === 'all') [ok, what] = [p.scopes.has(scope) && p.models.includes('*'), 'all models'];
+    else {
+      const m = model(c);
+      [ok, what] = [can(p, scope, m), `model "${m}"`];
+    }
+    if (!ok) throw new HTTPException(403, { message: `key "${p.name}" may not ${scope} ${what}` });
+    return next();
+  };
+}

@@ -1,0 +1,83 @@
+// API keys against a real collector: scopes and models are enforced on ingest and on reads.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../collector/config.js';
+import { findKey, parseKeys } from '../../collector/auth.js';
+import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+
+const KEYS = [
+  { name: 'team-a', key: 'a-secret-0123456789', scopes: ['read', 'write'], models: ['model-a'] },
+  { name: 'team-b', key: 'b-secret-0123456789', scopes: ['read', 'write'], models: ['model-b*'] },
+  { name: 'reader', key: 'r-secret-0123456789', scopes: ['read'], models: ['*'] },
+];
+
+const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
+const logs = (model: string, id: string) => JSON.stringify({
+  resourceLogs: [{ resource: { attributes: [kv('ml.model.name', { stringValue: model })] }, scopeLogs: [{ logRecords: [
+    { eventName: 'ml.prediction', attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { intValue: 1 })] },
+  ] }] }],
+});
+
+describe('API keys', () => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await startTestCollector({ apiKeys: parseKeys(JSON.stringify(KEYS), 'test') });
+  });
+  afterAll(async () => c?.close());
+
+  const call = (path: string, key?: string, init: RequestInit = {}) =>
+    fetch(`${c.url}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...(init.headers as Record<string, string>) } });
+  const post = (key: string | undefined, body: string) => call('/v1/logs', key, { method: 'POST', body });
+
+  it('refuses requests without a key or with an unknown one', async () => {
+    expect((await post(undefined, logs('model-a', '1'))).status).toBe(401);
+    expect((await post('nope-nope-nope-nope', logs('model-a', '1'))).status).toBe(401);
+    expect((await call('/api/v1/models')).status).toBe(401);
+    expect((await call('/metrics')).status).toBe(401);
+    expect((await call('/healthz')).status).toBe(200); // probes stay open
+  });
+
+  it('lets a key write only its models', async () => {
+    expect((await post('a-secret-0123456789', logs('model-a', 'a1'))).status).toBe(200);
+    expect((await post('b-secret-0123456789', logs('model-b2', 'b1'))).status).toBe(200);
+    const denied = await post('a-secret-0123456789', logs('model-b2', 'x'));
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { message: string }).message).toContain('prediction of model "model-b2": this API key may not write that model');
+    const readOnly = await call('/v1/logs', 'r-secret-0123456789', { method: 'POST', body: logs('model-a', 'r1'), headers: { 'x-api-key': 'r-secret-0123456789' } });
+    expect(readOnly.status).toBe(403);
+    // Mixed request: the allowed record is stored, the other rejected by name.
+    const mixed = JSON.parse(logs('model-a', 'a2'));
+    mixed.resourceLogs.push(JSON.parse(logs('model-b2', 'b-by-a')).resourceLogs[0]);
+    const res = await post('a-secret-0123456789', JSON.stringify(mixed));
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { partialSuccess: { rejectedLogRecords: string } }).partialSuccess.rejectedLogRecords).toBe('1');
+  });
+
+  it('lets a key read only its models', async () => {
+    await c.writer.flush();
+    const list = async (key: string) => ((await (await call('/api/v1/models', key)).json()) as { models: { name: string; predictions: number }[] }).models;
+    expect((await list('a-secret-0123456789')).map((m) => [m.name, m.predictions])).toEqual([['model-a', 2]]);
+    expect((await list('b-secret-0123456789')).map((m) => m.name)).toEqual(['model-b2']);
+    expect((await list('r-secret-0123456789')).map((m) => m.name)).toEqual(['model-a', 'model-b2']);
+    const forbidden = await call('/api/v1/models/model-b2/drift', 'a-secret-0123456789');
+    expect(forbidden.status).toBe(403);
+    expect(((await forbidden.json()) as { error: string }).error).toBe('key "team-a" may not read model "model-b2"');
+    expect((await call('/metrics', 'a-secret-0123456789')).status).toBe(403);
+    expect((await call('/metrics', 'r-secret-0123456789')).status).toBe(200);
+  });
+
+  it('compares keys by hash, finds the right one, and never accepts a prefix', () => {
+    const keys = parseKeys(JSON.stringify(KEYS), 'test');
+    expect(findKey(keys, 'b-secret-0123456789')?.name).toBe('team-b');
+    expect(findKey(keys, 'b-secret-012345678')).toBeUndefined();
+    expect(findKey(keys, 'b-secret-01234567890')).toBeUndefined();
+  });
+
+  it('validates key configuration and refuses to listen beyond loopback without keys', () => {
+    expect(() => loadConfig({ DRIFTWATCH_HOST: '0.0.0.0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DRIFTWATCH_HOST: '0.0.0.0' })).toThrow(/no API keys are configured/);
+    expect(loadConfig({ DRIFTWATCH_HOST: '0.0.0.0', DRIFTWATCH_API_KEYS: JSON.stringify(KEYS) }).apiKeys).toHaveLength(3);
+    expect(() => loadConfig({ DRIFTWATCH_API_KEYS: '[{"name":"x","key":"short","scopes":["read"]}]' })).toThrow(/at least 16 characters/);
+    expect(() => loadConfig({ DRIFTWATCH_API_KEYS: '{not json' })).toThrow(/DRIFTWATCH_API_KEYS: not valid JSON/);
+    expect(() => loadConfig({ DRIFTWATCH_PORT: 'eighty' })).toThrow(/DRIFTWATCH_PORT/);
+  });
+});
