@@ -72,3 +72,61 @@ describe('alert state machine (Prometheus semantics)', () => {
     expect(new Set(one.ev.all().map((a) => a.fingerprint)).size).toBe(2);
   });
 });
+
+describe('silences and repeats in the state machine', () => {
+  function setupWith(silenced: (labels: Record<string, string>, now: number) => { id: string } | undefined) {
+    const rs = parseRuleFile('r.yaml', `groups:
+  - name: g
+    interval: 10s
+    rules:
+      - alert: Drift
+        signal: feature_drift
+        condition: "> 0.2"
+        for: 20s
+`, {});
+    const sent: Notification[] = [];
+    const logs: string[] = [];
+    const ev = new Evaluator(rs, { source: { query: async () => [] }, notify: (ns) => sent.push(...ns), silenced, log: (e) => logs.push(e) });
+    return { ev, rule: rs.groups[0].rules[0], sent, logs, first: () => sent.filter((n) => !n.repeat).map((n) => `${n.status}@${n.at}`) };
+  }
+
+  it('keeps a silenced alert\'s state, notifies its firing when the silence ends, and its resolve once', async () => {
+    let silencedUntil = 45_000;
+    const { ev, rule, sent, logs, first } = setupWith((_l, now) => (now < silencedUntil ? { id: 's1' } : undefined));
+    for (let t = 0; t <= 30_000; t += 10_000) await ev.apply(rule, [s('a', 0.5)], t);
+    expect(ev.active()[0]).toMatchObject({ state: 'firing', firedAt: 20_000, notified: false, silencedBy: 's1' });
+    expect(sent).toEqual([]);
+    expect(logs).toContain('alert_silenced');
+    await ev.apply(rule, [s('a', 0.5)], 40_000);
+    expect(sent).toEqual([]);
+    await ev.apply(rule, [s('a', 0.5)], 50_000); // the silence ended at 45s
+    expect(first()).toEqual(['firing@50000']);
+    expect(sent[0].alert.firedAt).toBe(20_000); // the alert's own times are unchanged
+    await ev.apply(rule, [s('a', 0.5)], 60_000);
+    expect(sent.filter((n) => n.repeat).map((n) => n.at)).toEqual([60_000]);
+    silencedUntil = Infinity; // silenced again: no repeats, but the resolve of a notified firing goes out
+    await ev.apply(rule, [s('a', 0.5)], 70_000);
+    expect(sent.filter((n) => n.repeat).map((n) => n.at)).toEqual([60_000]);
+    await ev.apply(rule, [], 80_000);
+    await ev.apply(rule, [], 90_000);
+    expect(first()).toEqual(['firing@50000', 'resolved@80000']);
+  });
+
+  it('never notifies an alert that fired and resolved inside a silence', async () => {
+    const { ev, rule, sent, logs } = setupWith(() => ({ id: 'maintenance' }));
+    for (let t = 0; t <= 60_000; t += 10_000) await ev.apply(rule, [s('a', 0.5)], t);
+    expect(ev.active()[0].state).toBe('firing');
+    await ev.apply(rule, [], 70_000);
+    expect(ev.active()).toEqual([]);
+    expect(sent).toEqual([]);
+    expect(logs).toContain('alert_resolved_unnotified');
+  });
+
+  it('offers a repeat of each firing alert at every evaluation, with the group interval', async () => {
+    const { ev, rule, sent } = setupWith(() => undefined);
+    for (let t = 0; t <= 50_000; t += 10_000) await ev.apply(rule, [s('a', 0.5)], t);
+    expect(sent.map((n) => `${n.status}${n.repeat ? ' repeat' : ''}@${n.at}/${n.intervalMs}`)).toEqual([
+      'firing@20000/10000', 'firing repeat@30000/10000', 'firing repeat@40000/10000', 'firing repeat@50000/10000',
+    ]);
+  });
+});
