@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Evaluator, type Sample } from '../../rules/engine/evaluator.js';
 import { parseRuleFile } from '../../rules/engine/load.js';
 import { createDispatcher } from '../../rules/receivers/dispatch.js';
-import { amAlerts, startAlertmanager, type RunningAlertmanager } from '../helpers/alertmanager.js';
+import { amAlerts, startAlertmanager, type RunningAlertmanager } from './alertmanager-server.js';
 import { waitFor } from '../helpers/collector.js';
 import { startSink } from '../helpers/http-sink.js';
 
