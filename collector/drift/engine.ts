@@ -4,9 +4,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { autoMethod } from './auto.js';
-import { binnedStatistic, isBinnedMethod } from './binned.js';
+import { binnedStatistic, isBinnedMethod, type BinnedMethod } from './binned.js';
 import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE_BINS, uniqueEdges } from './bins.js';
+import { benjaminiHochberg } from './correction.js';
 import { ksPValue } from './kolmogorov.js';
+import { columnQuality, resolveQualityThresholds, type QualityThresholds } from './quality.js';
 import { categoryCountsSql, numericBinCountsSql, numericSummarySql, rawDistanceSql } from './queries.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -42,6 +44,13 @@ export interface DriftOptions {
    * a report with no columns, never an error.
    */
   emptyColumns?: 'error' | 'skip';
+  /**
+   * 'bh': Benjamini-Hochberg across the report's p-value columns (ks, chisquare). Each column then
+   * carries p_value_adjusted, and p-value verdicts use it; p_value stays the raw, scipy-reproducible one.
+   */
+  pValueCorrection?: 'none' | 'bh';
+  /** Overrides of the data-quality thresholds (see quality.ts). */
+  quality?: Partial<QualityThresholds>;
 }
 
 /** Query parameters of the engine's own SQL start with this; a source's parameters must not. */
@@ -57,6 +66,8 @@ interface ColumnSummary {
   curRows: number;
   n: number;
   m: number;
+  refNonFinite: number;
+  curNonFinite: number;
   /** Distinct non-missing reference values, capped (only compared against the auto limit). */
   distinct: number;
 }
@@ -79,7 +90,7 @@ interface CategoricalSummary extends ColumnSummary {
 const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
 
 async function numericSummaries(client: ClickHouseClient, src: SqlSource): Promise<NumericSummary[]> {
-  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; q: string[]; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
+  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; ref_inf: string; cur_inf: string; q: string[]; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
   const rows = await queryRows<Row>(client, numericSummarySql(src.sql), src.params ?? {});
   return rows.map((r) => ({
     column: r.col,
@@ -88,6 +99,8 @@ async function numericSummaries(client: ClickHouseClient, src: SqlSource): Promi
     curRows: num(r.cur_rows),
     n: num(r.n),
     m: num(r.m),
+    refNonFinite: num(r.ref_inf),
+    curNonFinite: num(r.cur_inf),
     distinct: num(r.distinct_capped),
     edges: num(r.n) > 0 ? uniqueEdges(r.q.map(bitsToFloat64)) : [],
     std: num(r.std),
@@ -126,6 +139,8 @@ async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): P
       curRows,
       n,
       m,
+      refNonFinite: 0,
+      curNonFinite: 0,
       distinct: bins.reference.filter((c) => c > 0).length,
       categories: bins.categories,
       refCounts: bins.reference,
@@ -181,6 +196,9 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
   checkSource('numeric', opts.numeric);
   checkSource('categorical', opts.categorical);
   const thresholds = resolveThresholds(opts.thresholds);
+  const qualityThresholds = resolveQualityThresholds(opts.quality);
+  const correction = opts.pValueCorrection ?? 'none';
+  if (correction !== 'none' && correction !== 'bh') throw new DriftInputError(`pValueCorrection must be 'none' or 'bh', got ${JSON.stringify(correction)}`);
   const driftShare = opts.driftShare ?? 0.5;
   if (!(driftShare >= 0 && driftShare <= 1)) throw new DriftInputError(`drift share must be within [0, 1], got ${String(opts.driftShare)}`);
 
@@ -223,38 +241,40 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
   const rawCols = plan.filter((p) => p.summary.type === 'numerical' && RAW_VALUE_METHODS.has(p.method)).map((p) => p.summary as NumericSummary);
   const binCols = plan.filter((p) => p.summary.type === 'numerical' && isBinnedMethod(p.method)).map((p) => p.summary as NumericSummary);
   const raw = rawCols.length > 0 ? await rawDistances(client, opts.numeric!, rawCols.map((c) => c.column)) : new Map<string, RawDistance>();
-  const bins = binCols.length > 0 ? await numericBinCounts(client, opts.numeric!, binCols) : new Map<string, { ref: number[]; cur: number[] }>();
+  const bins = binCols.length > 0 ? await numericBinCounts(client, opts.numeric!, binCols) : new Map<string, BinCounts>();
 
   const columns: ColumnDrift[] = plan.map(({ summary: s, method }) => {
     let statistic: number;
     let pValue: number | null = null;
-    if (method === 'ks' || method === 'wasserstein') {
+    let outside: number;
+    if (s.type === 'categorical') {
+      const r = binnedStatistic(method as BinnedMethod, s.refCounts, s.curCounts);
+      statistic = r.statistic;
+      pValue = r.p_value;
+      outside = s.curCounts.reduce((sum, c, i) => (s.refCounts[i] === 0 ? sum + c : sum), 0);
+    } else if (method === 'ks' || method === 'wasserstein') {
       const r = raw.get(s.column);
       if (!r) throw new Error(`internal: no raw-value distances for column "${s.column}"`);
       if (method === 'ks') {
         statistic = r.d;
         pValue = ksPValue(r.d, r.n, r.m);
       } else {
-        statistic = r.w / Math.max((s as NumericSummary).std, WASSERSTEIN_MIN_SCALE);
+        statistic = r.w / Math.max(s.std, WASSERSTEIN_MIN_SCALE);
       }
+      outside = r.outside;
     } else {
-      let ref: number[];
-      let cur: number[];
-      if (s.type === 'categorical') {
-        ref = s.refCounts;
-        cur = s.curCounts;
-      } else {
-        const b = bins.get(s.column);
-        if (!b) throw new Error(`internal: no bin counts for column "${s.column}"`);
-        ref = b.ref;
-        cur = b.cur;
-      }
-      const r = binnedStatistic(method, ref, cur);
+      const b = bins.get(s.column);
+      if (!b) throw new Error(`internal: no bin counts for column "${s.column}"`);
+      const r = binnedStatistic(method, b.ref, b.cur);
       statistic = r.statistic;
       pValue = r.p_value;
+      outside = b.outside;
     }
     const threshold = thresholds[method];
-    const drift = P_VALUE_METHODS.has(method) ? (pValue as number) < threshold : statistic >= threshold;
+    const quality = columnQuality(
+      { type: s.type, refRows: s.refRows, curRows: s.curRows, refMissing: s.refRows - s.n, curMissing: s.curRows - s.m, refNonFinite: s.refNonFinite, curNonFinite: s.curNonFinite, curOutside: outside, m: s.m },
+      qualityThresholds,
+    );
     return {
       column: s.column,
       type: s.type,
@@ -262,11 +282,27 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
       statistic,
       p_value: pValue,
       threshold,
-      drift,
+      drift: P_VALUE_METHODS.has(method) ? (pValue as number) < threshold : statistic >= threshold,
       reference_missing: s.refRows - s.n,
       current_missing: s.curRows - s.m,
+      quality,
     };
   });
+
+  if (correction === 'bh') {
+    const tested = columns.filter((c) => c.p_value !== null);
+    const adjusted = benjaminiHochberg(tested.map((c) => c.p_value as number));
+    for (const c of columns) c.p_value_adjusted = null;
+    tested.forEach((c, i) => {
+      c.p_value_adjusted = adjusted[i];
+      c.drift = adjusted[i] < c.threshold;
+    });
+    // Keep the key order of the report stable: p_value_adjusted right after p_value.
+    for (const [i, c] of columns.entries()) {
+      const { column, type, method, statistic, p_value, p_value_adjusted, ...rest } = c;
+      columns[i] = { column, type, method, statistic, p_value, p_value_adjusted, ...rest };
+    }
+  }
 
   return finish(columns);
 }
@@ -276,24 +312,42 @@ interface RawDistance {
   m: number;
   d: number;
   w: number;
+  /** Current values outside the reference's [min, max]. */
+  outside: number;
+}
+
+interface BinCounts {
+  ref: number[];
+  cur: number[];
+  outside: number;
 }
 
 async function rawDistances(client: ClickHouseClient, src: SqlSource, cols: string[]): Promise<Map<string, RawDistance>> {
-  type Row = { col: string; n: string; m: string; d: number; w: number };
+  type Row = { col: string; n: string; m: string; d: number; w: number; oor: string };
   const rows = await queryRows<Row>(client, rawDistanceSql(src.sql), { ...src.params, dw_engine_raw_cols: cols });
-  return new Map(rows.map((r) => [r.col, { n: num(r.n), m: num(r.m), d: num(r.d), w: num(r.w) }]));
+  return new Map(rows.map((r) => [r.col, { n: num(r.n), m: num(r.m), d: num(r.d), w: num(r.w), outside: num(r.oor) }]));
 }
 
-async function numericBinCounts(client: ClickHouseClient, src: SqlSource, cols: NumericSummary[]): Promise<Map<string, { ref: number[]; cur: number[] }>> {
-  type Row = { col: string; side: number; bin: number; c: string };
+async function numericBinCounts(client: ClickHouseClient, src: SqlSource, cols: NumericSummary[]): Promise<Map<string, BinCounts>> {
+  type Row = { col: string; side: number; bin: number; oor: number; c: string };
   const inf = float64ToBits(Infinity);
-  const edges = cols.map((c) => [...c.edges.map(float64ToBits), ...Array<string>(QUANTILE_BINS - 1 - c.edges.length).fill(inf)]);
-  const rows = await queryRows<Row>(client, numericBinCountsSql(src.sql), { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: edges });
-  const out = new Map(cols.map((c) => [c.column, { ref: new Array<number>(c.edges.length + 1).fill(0), cur: new Array<number>(c.edges.length + 1).fill(0) }]));
+  const bounds = cols.map((c) => [
+    float64ToBits(c.refMin),
+    float64ToBits(c.refMax),
+    ...c.edges.map(float64ToBits),
+    ...Array<string>(QUANTILE_BINS - 1 - c.edges.length).fill(inf),
+  ]);
+  const rows = await queryRows<Row>(client, numericBinCountsSql(src.sql), { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: bounds });
+  const out = new Map<string, BinCounts>(cols.map((c) => [c.column, { ref: new Array<number>(c.edges.length + 1).fill(0), cur: new Array<number>(c.edges.length + 1).fill(0), outside: 0 }]));
   for (const r of rows) {
     const b = out.get(r.col);
     if (!b) continue;
-    (Number(r.side) === 0 ? b.ref : b.cur)[Number(r.bin)] += num(r.c);
+    const count = num(r.c);
+    if (Number(r.side) === 0) b.ref[Number(r.bin)] += count;
+    else {
+      b.cur[Number(r.bin)] += count;
+      if (Number(r.oor)) b.outside += count;
+    }
   }
   return out;
 }

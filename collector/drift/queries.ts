@@ -36,6 +36,8 @@ export function numericSummarySql(sql: string): string {
     countIf(dw_side = 1) AS cur_rows,
     countIf(${ref}) AS n,
     countIf(dw_side = 1 AND dw_ok) AS m,
+    countIf(dw_side = 0 AND isInfinite(dw_v)) AS ref_inf,
+    countIf(dw_side = 1 AND isInfinite(dw_v)) AS cur_inf,
     arrayMap(x -> toString(reinterpretAsUInt64(x)), quantilesExactInclusiveIf(${QUANTILE_LEVELS.map(String).join(', ')})(dw_v, ${ref})) AS q,
     length(groupUniqArrayIf(${AUTO_MAX_DISCRETE_VALUES + 1})(dw_v + 0., ${ref})) AS distinct_capped,
     stddevPopStableIf(dw_v, ${ref}) AS std,
@@ -51,10 +53,10 @@ export function numericSummarySql(sql: string): string {
  * a position, F - G = c0/n - c1/m is evaluated only at the last position of each run of equal values
  * (searchsorted side=right, so ties are exact); D = max |F - G| and W = sum |F - G| * (next - value).
  * ClickHouse's kolmogorovSmirnovTest is not used: it treats values closer than 1e-7 as ties and
- * accumulates D in floating point.
+ * accumulates D in floating point. Also counts the current values outside the reference's range.
  */
 export function rawDistanceSql(sql: string): string {
-  return `SELECT col, n, m, d, w FROM (
+  return `SELECT col, n, m, d, w, oor FROM (
     SELECT dw_col AS col,
       countIf(dw_side = 0) AS n,
       count() - n AS m,
@@ -66,25 +68,31 @@ export function rawDistanceSql(sql: string): string {
       arrayPushBack(arrayPopFront(sv), nan) AS nx,
       arrayMap((a, b, x, y) -> if(x != y, abs(a / n - b / m), 0.), c0, c1, sv, nx) AS diffs,
       arrayMax(diffs) AS d,
-      arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w
+      arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w,
+      sv[arrayFirstIndex(s -> s = 0, ss)] AS ref_min,
+      sv[arrayLastIndex(s -> s = 0, ss)] AS ref_max,
+      arrayCount((v, s) -> s = 1 AND (v < ref_min OR v > ref_max), sv, ss) AS oor
     FROM (${numericInput(sql)})
     WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
     GROUP BY col)`;
 }
 
 /**
- * Bin counts of numerical columns: per (column, side, bin) where bin = #{edges <= v}. The edges of
- * column {dw_engine_bin_cols}[i] are {dw_engine_bin_edges}[i] (float bits), padded with +Inf to QUANTILE_BINS - 1.
+ * Bin counts of numerical columns: per (column, side, bin, oor) where bin = #{edges <= v} and oor
+ * marks values outside the reference's [min, max]. Column {dw_engine_bin_cols}[i] has the bounds
+ * {dw_engine_bin_edges}[i] = [min, max, edges..., +Inf padding to QUANTILE_BINS - 1 edges], as float bits.
  */
 export function numericBinCountsSql(sql: string): string {
   const e = Array.from({ length: QUANTILE_BINS - 1 }, (_, k) => k);
-  return `SELECT dw_col AS col, dw_side AS side, (${e.map((k) => `(dw_e${k} <= dw_v)`).join(' + ')}) AS bin, count() AS c
+  const at = (i: number) => `reinterpretAsFloat64(toUInt64(tupleElement(dw_t, 2)[${i}]))`;
+  return `SELECT dw_col AS col, dw_side AS side, (${e.map((k) => `(dw_e${k} <= dw_v)`).join(' + ')}) AS bin,
+    (dw_v < dw_min OR dw_v > dw_max) AS oor, count() AS c
   FROM (SELECT dw_side, dw_col, dw_v FROM (${numericInput(sql)}) WHERE dw_ok) AS s
   INNER JOIN (
-    SELECT tupleElement(dw_t, 1) AS dw_col, ${e.map((k) => `reinterpretAsFloat64(toUInt64(tupleElement(dw_t, 2)[${k + 1}])) AS dw_e${k}`).join(', ')}
+    SELECT tupleElement(dw_t, 1) AS dw_col, ${at(1)} AS dw_min, ${at(2)} AS dw_max, ${e.map((k) => `${at(k + 3)} AS dw_e${k}`).join(', ')}
     FROM (SELECT arrayJoin(arrayZip({dw_engine_bin_cols:Array(String)}, {dw_engine_bin_edges:Array(Array(String))})) AS dw_t)
   ) AS e USING dw_col
-  GROUP BY col, side, bin`;
+  GROUP BY col, side, bin, oor`;
 }
 
 /** Category counts per side, NULL (missing) included as its own row. */

@@ -1,4 +1,6 @@
-// The drift report, exactly the shape of shared/design/drift-conventions.md ("The report").
+// The drift report: the shape of shared/design/drift-conventions.md ("The report"), plus a
+// `quality` object per column and, when a p-value correction is asked for, `p_value_adjusted`.
+import type { ColumnQuality } from './quality.js';
 
 export const METHODS = [
   'ks',
@@ -47,6 +49,9 @@ export interface ColumnDrift {
   drift: boolean;
   reference_missing: number;
   current_missing: number;
+  /** Only with a p-value correction: the adjusted p-value (null for methods without one); the verdict uses it. */
+  p_value_adjusted?: number | null;
+  quality: ColumnQuality;
 }
 
 export interface DriftReport {

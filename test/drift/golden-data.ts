@@ -8,7 +8,7 @@ import type { DriftReport } from '../../collector/drift/report.js';
 
 type NumValue = number | 'nan' | 'inf' | '-inf';
 interface SynthSpec { n: number; offset: number; p: number; a: number[]; c: number[]; scale: number; shift: number; k: number | null; nan_every: number | null }
-export interface GoldenRun { options: Pick<DriftOptions, 'method' | 'thresholds' | 'driftShare'>; expected: DriftReport }
+export interface GoldenRun { options: Pick<DriftOptions, 'method' | 'thresholds' | 'driftShare' | 'pValueCorrection' | 'quality'>; expected: DriftReport }
 export interface GoldenCase {
   name: string;
   description: string;
@@ -50,11 +50,14 @@ export function expectReport(actual: DriftReport, expected: DriftReport, label: 
   ec.forEach((e, i) => {
     const a = ac[i];
     const where = `${label}: ${e.column} (${e.method})`;
-    const { statistic: as, p_value: ap, ...aRest } = a;
-    const { statistic: es, p_value: ep, ...eRest } = e;
+    const { statistic: as, p_value: ap, p_value_adjusted: aAdj, ...aRest } = a;
+    const { statistic: es, p_value: ep, p_value_adjusted: eAdj, ...eRest } = e;
+    // Everything but the three floats exactly: names, methods, thresholds, verdicts, counts, quality.
     expect(aRest, where).toEqual(eRest);
     expectClose(as, es, `${where} statistic`);
     expectClose(ap, ep, `${where} p_value`);
+    expect('p_value_adjusted' in a, `${where}: p_value_adjusted present`).toBe('p_value_adjusted' in e);
+    if (eAdj !== undefined) expectClose(aAdj ?? null, eAdj, `${where} p_value_adjusted`);
   });
 }
 
