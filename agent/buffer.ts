@@ -1,33 +1,329 @@
-// The bounded in-memory queue between the hot path and the exporter. Sizes are estimates
-// (cheap to compute on the hot path); when the bound is reached new items are dropped and counted.
-export class BoundedQueue<T> {
-  private items: T[] = [];
-  private sizes: number[] = [];
+// The bounded columnar buffer between the hot path and the export pipeline.
+//
+// Predictions are written into preallocated column arrays (`Chunk`) of a cached feature layout: a
+// record whose feature keys come in the same order as the layout's is copied value by value, with
+// no allocation for numbers. Every byte a chunk allocates (columns at their full capacity, plus
+// strings) is counted against `maxBytes` from allocation until the pipeline reports the chunk
+// exported or failed; a record that does not fit is dropped and counted, never queued.
+import { TAG_FALSE, TAG_MISSING, TAG_NUMBER, TAG_STRING, TAG_TRUE, type Batch, type Chunk, type LabelItem } from './batch.js';
+import type { FeatureValue } from './types.js';
+
+/** Copies the values of a features object of one layout into row cells base..base+nf-1. */
+type Reader = (f: Record<string, FeatureValue>, c: Chunk, base: number, buffer: ColumnBuffer) => void;
+
+interface Layout {
+  keys: string[];
+  read: Reader;
+  open: Chunk | undefined;
+  nextCap: number;
+  /** Fixed bytes per row: 9 per feature, 4 numeric columns, a tag, the id slot. */
+  rowBytes: number;
+}
+
+const MAX_LAYOUTS = 64;
+const FIRST_CAP = 64;
+const ID_BYTES = 72; // an id slot plus the id string (a V8 cons string of prefix and counter)
+const LABEL_BYTES = 80;
+
+/** Problems the hot path met, reported by kind (logged once each) and counted. */
+export type Problem = 'feature-type' | 'string-truncated' | 'prediction-type' | 'score-type' | 'too-many-layouts';
+
+export class ColumnBuffer {
+  /** Bytes held: chunks being filled, sealed chunks, batches in flight, labels. */
   bytes = 0;
   dropped = 0;
+  invalid = 0;
+  private readonly layouts = new Map<string, Layout>();
+  private cur: Layout | undefined;
+  private sealed: Chunk[] = [];
+  private sealedRows = 0;
+  private labels: LabelItem[] = [];
+  private labelHead = 0;
+  private seq = 0;
+  private readonly inflight = new Map<number, number>(); // seq -> bytes
+  /** Bytes of strings met while filling the current row. */
+  private rowExtra = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxBatch: number,
+    private readonly maxString: number,
+    private readonly onProblem: (p: Problem, detail: string) => void,
+    /** Called when a chunk fills up (a full batch may be ready). */
+    private readonly onFull: () => void,
+  ) {}
 
-  push(item: T, size: number): boolean {
+  /** Rows waiting (sealed or being filled), labels included. */
+  get pending(): number {
+    let n = this.sealedRows + this.labels.length - this.labelHead;
+    for (const l of this.layouts.values()) if (l.open) n += l.open.n;
+    return n;
+  }
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+  get readyRows(): number {
+    return this.sealedRows + this.labels.length - this.labelHead;
+  }
+
+  /** The hot path. Returns false when the record was dropped (buffer full) or invalid. */
+  push(
+    features: Record<string, FeatureValue>,
+    id: string,
+    ts: number,
+    prediction: unknown,
+    score: unknown,
+    latencyMs: unknown,
+    segment: Record<string, string | number | boolean> | undefined,
+  ): boolean {
+    this.rowExtra = 0;
+    const layout = this.cur;
+    let c = layout?.open;
+    if (c === undefined || !this.fastFill(layout!, c, features)) {
+      c = this.slowChunk(features);
+      if (c === undefined) return false;
+    }
+    const i = c.n;
+    // The prediction value.
+    if (typeof prediction === 'number') {
+      c.pred[i] = prediction;
+      c.predTag[i] = TAG_NUMBER;
+    } else if (typeof prediction === 'string') {
+      c.pred[i] = this.str(c, prediction);
+      c.predTag[i] = TAG_STRING;
+    } else if (typeof prediction === 'boolean') {
+      c.predTag[i] = prediction ? TAG_TRUE : TAG_FALSE;
+    } else {
+      this.invalid++;
+      this.onProblem('prediction-type', `prediction must be a number, string or boolean, got ${prediction === null ? 'null' : typeof prediction}; record skipped`);
+      return false;
+    }
+    c.score[i] = typeof score === 'number' ? score : this.notNumber(score, 'score');
+    c.lat[i] = typeof latencyMs === 'number' ? latencyMs : this.notNumber(latencyMs, 'latencyMs');
+    if (segment !== undefined && segment !== null) this.segment(c, i, segment);
+    const extra = this.rowExtra + (id.length > 24 ? id.length * 2 : 0);
+    if (extra > 0) {
+      if (this.bytes + extra > this.maxBytes) {
+        this.dropped++;
+        return false;
+      }
+      this.bytes += extra;
+      c.bytes += extra;
+    }
+    c.ids[i] = id;
+    c.ts[i] = ts;
+    if (++c.n === c.cap) {
+      this.seal(this.cur!);
+      this.onFull();
+    }
+    return true;
+  }
+
+  /**
+   * Same keys in the same order as the current layout: copy the values with the layout's reader.
+   * Object.keys of an object in V8's fast mode is a copy of a cached array; comparing it with the
+   * layout's is pointer comparisons (property names are internalized strings).
+   */
+  private fastFill(layout: Layout, c: Chunk, f: Record<string, FeatureValue>): boolean {
+    if (typeof f !== 'object' || f === null) return false;
+    const ks = Object.keys(f);
+    const keys = layout.keys;
+    const nf = keys.length;
+    if (ks.length !== nf) return false;
+    for (let j = 0; j < nf; j++) if (ks[j] !== keys[j]) return false;
+    layout.read(f, c, c.n * nf, this);
+    return true;
+  }
+
+  /** A feature value that is not a number (called by the layout readers). */
+  other(c: Chunk, cell: number, v: unknown): void {
+    if (typeof v === 'string') {
+      c.vals[cell] = this.str(c, v);
+      c.tags[cell] = TAG_STRING;
+    } else if (typeof v === 'boolean') {
+      c.tags[cell] = v ? TAG_TRUE : TAG_FALSE;
+    } else {
+      c.tags[cell] = TAG_MISSING;
+      if (v !== null && v !== undefined) {
+        this.invalid++;
+        this.onProblem('feature-type', `a feature value of type ${Array.isArray(v) ? 'array' : typeof v} cannot be sent; it is recorded as missing`);
+      }
+    }
+  }
+
+  private str(c: Chunk, s: string): number {
+    if (s.length > this.maxString) {
+      this.onProblem('string-truncated', `a string of ${s.length} characters was cut to ${this.maxString}`);
+      s = s.slice(0, this.maxString);
+    }
+    this.rowExtra += 16 + s.length * 2;
+    return c.strs.push(s) - 1;
+  }
+
+  private notNumber(v: unknown, what: 'score' | 'latencyMs'): number {
+    if (v !== undefined && v !== null) {
+      this.invalid++;
+      this.onProblem('score-type', `${what} must be a number, got ${typeof v}; sent without it`);
+    }
+    return NaN;
+  }
+
+  private segment(c: Chunk, i: number, seg: Record<string, string | number | boolean>): void {
+    const copy: Record<string, string | number | boolean> = {};
+    for (const k in seg) {
+      const v = seg[k];
+      if (typeof v === 'number' || typeof v === 'boolean') copy[k] = v;
+      else if (typeof v === 'string') copy[k] = v.length > this.maxString ? v.slice(0, this.maxString) : v;
+      else continue;
+      this.rowExtra += 32 + k.length * 2 + (typeof v === 'string' ? v.length * 2 : 8);
+    }
+    if (c.segs === undefined) c.segs = new Array(c.cap);
+    c.segs[i] = copy;
+  }
+
+  /** The layout of `f` (found or created), with an open chunk that has room; fills the row. */
+  private slowChunk(f: Record<string, FeatureValue>): Chunk | undefined {
+    if (f === null || typeof f !== 'object') f = {};
+    const keys = Object.keys(f);
+    const sig = keys.join('\u0000');
+    let layout = this.layouts.get(sig);
+    if (layout === undefined) {
+      if (this.layouts.size >= MAX_LAYOUTS) {
+        this.onProblem('too-many-layouts', `more than ${MAX_LAYOUTS} distinct feature layouts: batches get smaller; give records the same feature keys in the same order`);
+        this.sealAll();
+        this.layouts.clear();
+      }
+      layout = { keys, read: makeReader(keys), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES };
+      this.layouts.set(sig, layout);
+    }
+    this.cur = layout;
+    let c = layout.open;
+    if (c === undefined) {
+      c = this.newChunk(layout);
+      if (c === undefined) {
+        this.dropped++;
+        return undefined;
+      }
+    }
+    this.rowExtra = 0;
+    layout.read(f, c, c.n * layout.keys.length, this);
+    return c;
+  }
+
+  private newChunk(layout: Layout): Chunk | undefined {
+    const room = this.maxBytes - this.bytes;
+    let cap = Math.min(layout.nextCap, this.maxBatch, Math.floor(this.maxBytes / 4 / layout.rowBytes));
+    if (cap * layout.rowBytes > room) cap = Math.floor(room / layout.rowBytes);
+    if (cap < 1) return undefined;
+    layout.nextCap = Math.min(this.maxBatch, layout.nextCap * 2);
+    const nf = layout.keys.length;
+    const bytes = cap * layout.rowBytes;
+    this.bytes += bytes;
+    const c: Chunk = {
+      n: 0,
+      cap,
+      bytes,
+      keys: layout.keys,
+      vals: new Float64Array(cap * nf),
+      tags: new Uint8Array(cap * nf),
+      strs: [],
+      ts: new Float64Array(cap),
+      ids: new Array(cap),
+      pred: new Float64Array(cap),
+      predTag: new Uint8Array(cap),
+      score: new Float64Array(cap),
+      lat: new Float64Array(cap),
+      segs: undefined,
+    };
+    layout.open = c;
+    return c;
+  }
+
+  private seal(layout: Layout): void {
+    const c = layout.open;
+    layout.open = undefined;
+    if (c === undefined) return;
+    if (c.n === 0) {
+      this.bytes -= c.bytes;
+      return;
+    }
+    if (c.ids.length > c.n) c.ids.length = c.n;
+    this.sealed.push(c);
+    this.sealedRows += c.n;
+  }
+
+  /** Moves every open chunk to the export queue (flush interval, flush, shutdown). */
+  sealAll(): void {
+    for (const l of this.layouts.values()) this.seal(l);
+  }
+
+  label(id: string, value: number | string | boolean, ts: number): boolean {
+    const size = LABEL_BYTES + id.length * 2 + (typeof value === 'string' ? value.length * 2 : 0);
     if (this.bytes + size > this.maxBytes) {
       this.dropped++;
       return false;
     }
-    this.items.push(item);
-    this.sizes.push(size);
     this.bytes += size;
+    this.labels.push({ id, value, ts });
     return true;
   }
 
-  get length(): number {
-    return this.items.length;
+  /** The next export batch (sealed chunks and labels, up to maxBatch rows), or undefined. */
+  take(): Batch | undefined {
+    if (this.sealed.length === 0 && this.labels.length === this.labelHead) return undefined;
+    const chunks: Chunk[] = [];
+    let rows = 0;
+    let bytes = 0;
+    while (this.sealed.length > 0 && (rows === 0 || rows + this.sealed[0].n <= this.maxBatch)) {
+      const c = this.sealed.shift()!;
+      chunks.push(c);
+      rows += c.n;
+      bytes += c.bytes;
+    }
+    this.sealedRows -= rows;
+    const nl = Math.min(this.labels.length - this.labelHead, Math.max(0, this.maxBatch - rows));
+    const labels = this.labels.slice(this.labelHead, this.labelHead + nl);
+    this.labelHead += nl;
+    if (this.labelHead === this.labels.length) {
+      this.labels = [];
+      this.labelHead = 0;
+    }
+    for (const l of labels) bytes += LABEL_BYTES + l.id.length * 2 + (typeof l.value === 'string' ? l.value.length * 2 : 0);
+    if (chunks.length === 0 && labels.length === 0) return undefined;
+    const seq = ++this.seq;
+    this.inflight.set(seq, bytes);
+    return { seq, chunks, labels };
   }
 
-  /** Removes and returns up to n items from the front. */
-  take(n: number): T[] {
-    const out = this.items.splice(0, n);
-    const sizes = this.sizes.splice(0, out.length);
-    for (const s of sizes) this.bytes -= s;
-    return out;
+  /** The pipeline is done with a batch: its memory is released. */
+  release(seq: number): void {
+    const b = this.inflight.get(seq);
+    if (b === undefined) return;
+    this.inflight.delete(seq);
+    this.bytes -= b;
+  }
+}
+
+/**
+ * A reader specialised for one layout: named property loads (f["age"]), which V8 turns into
+ * monomorphic inline caches, instead of a keyed loop. Falls back to a loop where code generation
+ * is disallowed (--disallow-code-generation-from-strings).
+ */
+function makeReader(keys: string[]): Reader {
+  try {
+    const body = keys
+      .map((k, j) => `v = f[${JSON.stringify(k)}]; if (typeof v === 'number') { vals[b + ${j}] = v; tags[b + ${j}] = 0; } else s.other(c, b + ${j}, v);`)
+      .join('\n');
+    return new Function('f', 'c', 'b', 's', `'use strict';\nconst vals = c.vals, tags = c.tags;\nlet v;\n${body}`) as Reader;
+  } catch {
+    return (f, c, b, s) => {
+      for (let j = 0; j < keys.length; j++) {
+        const v = f[keys[j]];
+        if (typeof v === 'number') {
+          c.vals[b + j] = v;
+          c.tags[b + j] = TAG_NUMBER;
+        } else s.other(c, b + j, v);
+      }
+    };
   }
 }

@@ -1,3 +1,13 @@
 // driftwatch/agent: the SDK imported by model-serving code.
 export { createMonitor, SDK_VERSION } from './monitor.js';
-export type { FeatureValue, Monitor, MonitorOptions, MonitorStats, PredictionInput } from './types.js';
+export type {
+  FeatureValue,
+  LabelInput,
+  Monitor,
+  MonitorOptions,
+  MonitorStats,
+  PredictionBatch,
+  PredictionInput,
+  RedactMode,
+  WrapOptions,
+} from './types.js';

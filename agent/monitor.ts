@@ -1,158 +1,400 @@
-// createMonitor: the hot path copies a prediction into a bounded queue and returns; a timer
-// (unref'd, so it never keeps the process alive) encodes and exports batches in the background.
-import { metrics, type Histogram } from '@opentelemetry/api';
-import { BoundedQueue } from './buffer.js';
-import { encodeRequest, type Entry } from './encode.js';
-import { exportBatch, warnOnce, type ExportTarget } from './exporter.js';
-import type { FeatureValue, Monitor, MonitorOptions, MonitorStats, PredictionInput } from './types.js';
+// createMonitor: the hot path copies a prediction into the columnar buffer and returns. Everything
+// else happens per batch: a chunk that fills up, or the flush timer (unref'd, so it never keeps the
+// process alive), hands sealed chunks to the export pipeline, which runs on a worker thread.
+import { diag, metrics, type Histogram, type Meter, type MeterProvider, type ObservableCallback } from '@opentelemetry/api';
+import type { Batch, PipelineMessage } from './batch.js';
+import { ColumnBuffer } from './buffer.js';
+import { startExportThread, type ExportThread } from './worker.js';
+import type { FeatureValue, LabelInput, Monitor, MonitorOptions, MonitorStats, PredictionBatch, PredictionInput, WrapOptions } from './types.js';
 
-export const SDK_VERSION = '0.1.0';
+export const SDK_VERSION = '0.2.0';
 
 const DEFAULTS = {
   version: 'unversioned',
   encoding: 'protobuf' as const,
+  gzip: true,
   maxBufferBytes: 64 * 1024 * 1024,
   flushIntervalMs: 1000,
   maxBatchSize: 2000,
   sampleRate: 1,
   timeoutMs: 10_000,
-  gzip: true,
+  retryDeadlineMs: 60_000,
+  retryBaseMs: 500,
+  retryMaxMs: 30_000,
+  maxStringLength: 1024,
+  worker: true,
+  exitHook: false,
+  redactSalt: '',
 };
 
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
 // Ids are unique per process without crypto on the hot path: a random prefix and a counter.
-const idPrefix = Math.random().toString(36).slice(2, 10);
+const idPrefix = Math.random().toString(36).slice(2, 10) + '-';
 let idSeq = 0;
 
-// A rough byte estimate, cheap enough for the hot path: keys and strings by length, numbers as 8.
-function estimate(features: Record<string, FeatureValue>): number {
-  let n = 96;
-  for (const k in features) {
-    const v = features[k];
-    n += k.length + 16 + (typeof v === 'string' ? v.length : 8);
-  }
-  return n;
+function isNoop(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && /^Noop/.test(x.constructor?.name ?? '');
+}
+
+/** Numeric option: the default when absent or not a finite number in range. */
+function num(v: unknown, dflt: number, min: number, max = Infinity): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? v : dflt;
 }
 
 export function createMonitor(options: MonitorOptions): Monitor {
-  const o = { ...DEFAULTS, ...stripUndefined(options), model: options.model, endpoint: options.endpoint };
-  const queue = new BoundedQueue<Entry>(o.maxBufferBytes);
-  const target: ExportTarget = {
-    url: o.endpoint.replace(/\/+$/, '') + '/v1/logs',
-    encoding: o.encoding,
-    apiKey: o.apiKey,
-    gzip: o.gzip,
-    timeoutMs: o.timeoutMs,
-    maxRetries: 5,
-    retryBaseMs: 200,
+  const given = (options ?? {}) as Partial<MonitorOptions>;
+  const o = {
+    model: String(given.model ?? ''),
+    version: String(given.version ?? DEFAULTS.version),
+    endpoint: String(given.endpoint ?? 'http://127.0.0.1:4318'),
+    encoding: given.encoding === 'json' ? ('json' as const) : ('protobuf' as const),
+    gzip: given.gzip ?? DEFAULTS.gzip,
+    maxBufferBytes: num(given.maxBufferBytes, DEFAULTS.maxBufferBytes, 1024),
+    flushIntervalMs: num(given.flushIntervalMs, DEFAULTS.flushIntervalMs, 1),
+    maxBatchSize: Math.floor(num(given.maxBatchSize, DEFAULTS.maxBatchSize, 1)),
+    sampleRate: num(given.sampleRate, DEFAULTS.sampleRate, 0, 1),
+    timeoutMs: num(given.timeoutMs, DEFAULTS.timeoutMs, 1),
+    retryDeadlineMs: num(given.retryDeadlineMs, DEFAULTS.retryDeadlineMs, 0),
+    retryBaseMs: num(given.retryBaseMs, DEFAULTS.retryBaseMs, 0),
+    retryMaxMs: num(given.retryMaxMs, DEFAULTS.retryMaxMs, 0),
+    maxStringLength: Math.floor(num(given.maxStringLength, DEFAULTS.maxStringLength, 1)),
+    worker: given.worker ?? DEFAULTS.worker,
+    exitHook: given.exitHook ?? DEFAULTS.exitHook,
+    redact: { ...(given.redact ?? {}) },
+    redactSalt: String(given.redactSalt ?? DEFAULTS.redactSalt),
   };
-  const resource = { model: o.model, version: o.version, sdkVersion: SDK_VERSION };
-  const stats = { recorded: 0, exported: 0, failed: 0, retried: 0 };
-  const attrs = { 'ml.model.name': o.model, 'ml.model.version': o.version };
+
+  // Problems are logged once per kind, through OTel's diag logger, never per record.
+  const logged = new Set<string>();
+  function warnOnce(kind: string, message: string): void {
+    if (logged.has(kind)) return;
+    logged.add(kind);
+    diag.warn(`driftwatch agent (${o.model}): ${message}`);
+  }
+  if (!o.model) warnOnce('config-model', 'no model name given; the collector will reject every record');
+
+  const stats = { recorded: 0, exported: 0, failed: 0, retried: 0, sampledOut: 0, errors: 0 };
+  const buffer = new ColumnBuffer(o.maxBufferBytes, o.maxBatchSize, o.maxStringLength, warnOnce, schedulePump);
+
+  const headers: Record<string, string> = { ...(given.headers ?? {}) };
+  if (given.apiKey) headers.authorization = `Bearer ${given.apiKey}`;
+  const exporter: ExportThread = startExportThread(
+    {
+      url: o.endpoint.replace(/\/+$/, '') + '/v1/logs',
+      encoding: o.encoding,
+      gzip: o.gzip,
+      headers,
+      timeoutMs: o.timeoutMs,
+      retryDeadlineMs: o.retryDeadlineMs,
+      retryBaseMs: o.retryBaseMs,
+      retryMaxMs: o.retryMaxMs,
+      model: o.model,
+      version: o.version,
+      sdkVersion: SDK_VERSION,
+      redact: o.redact,
+      redactSalt: o.redactSalt,
+    },
+    onPipelineMessage,
+    { worker: o.worker, onWorkerError: (e) => warnOnce('worker', `export worker unavailable (${e.message}); exporting in-thread`) },
+  );
+
+  // ---- the SDK's own metrics -----------------------------------------------------------------
+  const metricAttrs = { 'ml.model.name': o.model, 'ml.model.version': o.version };
+  let meter: Meter | undefined;
   let latency: Histogram | undefined;
-  try {
-    latency = metrics.getMeter('driftwatch-agent', SDK_VERSION).createHistogram('ml.prediction.duration', {
-      unit: 's',
-      description: 'Model prediction latency',
-    });
-  } catch {
-    latency = undefined;
+  const observe: ObservableCallback = (r) => {
+    r.observe(stats.exported, { ...metricAttrs, outcome: 'exported' });
+    r.observe(buffer.dropped, { ...metricAttrs, outcome: 'dropped' });
+    r.observe(stats.failed, { ...metricAttrs, outcome: 'failed' });
+    r.observe(stats.sampledOut, { ...metricAttrs, outcome: 'sampled_out' });
+  };
+  const observeRetries: ObservableCallback = (r) => r.observe(stats.retried, metricAttrs);
+  const observeQueue: ObservableCallback = (r) => r.observe(buffer.bytes, metricAttrs);
+  const instruments: { removeCallback(cb: ObservableCallback): void; cb: ObservableCallback }[] = [];
+  // The global provider may be registered after the monitor is created: look again until found.
+  function resolveMeter(): void {
+    if (meter !== undefined) return;
+    try {
+      const provider: MeterProvider = given.meterProvider ?? metrics.getMeterProvider();
+      if (isNoop(provider)) return;
+      meter = provider.getMeter('driftwatch-agent', SDK_VERSION);
+      latency = meter.createHistogram('ml.prediction.duration', { unit: 's', description: 'Model prediction latency' });
+      const records = meter.createObservableCounter('driftwatch.agent.records', { description: 'Records by outcome: exported, dropped (buffer full), failed, sampled_out' });
+      const retries = meter.createObservableCounter('driftwatch.agent.retries', { description: 'Export retries' });
+      const queue = meter.createObservableGauge('driftwatch.agent.queue.size', { unit: 'By', description: 'Buffered telemetry bytes, in flight included' });
+      records.addCallback(observe);
+      retries.addCallback(observeRetries);
+      queue.addCallback(observeQueue);
+      instruments.push({ removeCallback: (cb) => records.removeCallback(cb), cb: observe });
+      instruments.push({ removeCallback: (cb) => retries.removeCallback(cb), cb: observeRetries });
+      instruments.push({ removeCallback: (cb) => queue.removeCallback(cb), cb: observeQueue });
+    } catch (e) {
+      warnOnce('metrics', `could not create metrics: ${(e as Error).message}`);
+    }
+  }
+  resolveMeter();
+
+  // Latencies reach the histogram per batch, off the hot path.
+  function recordLatencies(batch: Batch): void {
+    if (latency === undefined) return;
+    for (const c of batch.chunks) {
+      for (let i = 0; i < c.n; i++) {
+        const l = c.lat[i];
+        if (l === l) latency.record(l / 1000, metricAttrs);
+      }
+    }
   }
 
-  let inflight: Promise<void> | undefined;
+  // ---- export loop: one batch in flight at a time ----------------------------------------------
+  let busy = false;
   let closed = false;
-  const timer = setInterval(() => void drain(), o.flushIntervalMs);
+  let pumpScheduled = false;
+  let flushing = 0;
+  const idleWaiters: (() => void)[] = [];
+
+  function schedulePump(): void {
+    if (pumpScheduled || busy) return;
+    pumpScheduled = true;
+    setImmediate(pumpTask);
+  }
+  function pumpTask(): void {
+    pumpScheduled = false;
+    pump();
+  }
+  function pump(): void {
+    if (busy) return;
+    const batch = buffer.take();
+    if (batch === undefined) return;
+    busy = true;
+    try {
+      recordLatencies(batch);
+      exporter.send(batch);
+    } catch (e) {
+      warnOnce('send', `could not hand a batch to the exporter: ${(e as Error).message}`);
+      onPipelineMessage({ type: 'done', seq: batch.seq, records: countRows(batch), exported: 0, failed: countRows(batch), retries: 0 });
+    }
+  }
+  function onPipelineMessage(m: PipelineMessage): void {
+    if (m.type === 'warn') {
+      warnOnce(m.kind, m.message);
+      return;
+    }
+    stats.exported += m.exported;
+    stats.failed += m.failed;
+    stats.retried += m.retries;
+    buffer.release(m.seq);
+    busy = false;
+    // Sealed chunks (full ones, or partial ones the timer or a flush sealed) go at once.
+    if (buffer.readyRows > 0) pump();
+    for (const w of idleWaiters.splice(0)) w();
+  }
+
+  const timer = setInterval(() => {
+    resolveMeter();
+    buffer.sealAll();
+    pump();
+  }, o.flushIntervalMs);
   timer.unref();
 
-  async function sendOnce(): Promise<boolean> {
-    const batch = queue.take(o.maxBatchSize);
-    if (batch.length === 0) return false;
+  async function flush(timeoutMs?: number): Promise<void> {
     try {
-      const body = encodeRequest(batch, resource, o.encoding);
-      const outcome = await exportBatch(body, target);
-      stats.retried += outcome.retries;
-      if (outcome.ok) {
-        stats.exported += batch.length - outcome.rejected;
-        stats.failed += outcome.rejected;
-      } else {
-        stats.failed += batch.length;
+      flushing++;
+      exporter.ref();
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + Math.max(0, timeoutMs);
+      let t: NodeJS.Timeout | undefined;
+      const expired = deadline === undefined ? undefined : new Promise<void>((r) => (t = setTimeout(r, deadline - Date.now())));
+      try {
+        for (;;) {
+          buffer.sealAll();
+          if (buffer.pending === 0 && !busy) break;
+          const idle = new Promise<void>((r) => idleWaiters.push(r));
+          pump();
+          if (expired) await Promise.race([idle, expired]);
+          else await idle;
+          if (deadline !== undefined && Date.now() >= deadline) break;
+        }
+      } finally {
+        if (t) clearTimeout(t);
+        exporter.unref();
+        flushing--;
       }
     } catch (e) {
-      stats.failed += batch.length;
-      warnOnce('encode', `could not encode a batch: ${(e as Error).message}`);
+      warnOnce('flush', `flush failed: ${(e as Error).message}`);
     }
-    return true;
   }
 
-  // One export loop at a time; a flush waits for the running loop and then drains the rest.
-  function drain(): Promise<void> {
-    if (inflight) return inflight;
-    inflight = (async () => {
+  let shutdownPromise: Promise<void> | undefined;
+  function shutdown(timeoutMs = SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    if (shutdownPromise) return shutdownPromise;
+    closed = true;
+    clearInterval(timer);
+    removeExitHooks();
+    shutdownPromise = (async () => {
       try {
-        while (await sendOnce());
-      } finally {
-        inflight = undefined;
+        const deadline = Date.now() + num(timeoutMs, SHUTDOWN_TIMEOUT_MS, 0);
+        exporter.setDeadline(deadline);
+        await flush(deadline - Date.now());
+        for (const i of instruments) i.removeCallback(i.cb);
+        await exporter.close();
+      } catch (e) {
+        warnOnce('shutdown', `shutdown failed: ${(e as Error).message}`);
       }
     })();
-    return inflight;
+    return shutdownPromise;
   }
 
-  async function flush(): Promise<void> {
+  // ---- optional process hooks ----------------------------------------------------------------
+  const onSigterm = () => {
+    void shutdown().finally(() => {
+      // Ours was the only handler: do what Node would have done without it.
+      if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+    });
+    removeExitHooks();
+  };
+  const onBeforeExit = () => {
+    if (buffer.pending > 0 && !closed) void flush(SHUTDOWN_TIMEOUT_MS);
+  };
+  function removeExitHooks(): void {
+    process.off('SIGTERM', onSigterm);
+    process.off('beforeExit', onBeforeExit);
+  }
+  if (o.exitHook) {
+    process.on('SIGTERM', onSigterm);
+    process.on('beforeExit', onBeforeExit);
+  }
+
+  // ---- the hot path ------------------------------------------------------------------------------
+  const sampleRate = o.sampleRate;
+
+  function record(p: PredictionInput): string {
+    let id = '';
     try {
-      while (queue.length > 0 || inflight) await drain();
-    } catch {
-      /* never rejects */
+      id = p.id === undefined ? idPrefix + idSeq++ : String(p.id);
+      if (sampleRate < 1 && Math.random() >= sampleRate) {
+        stats.sampledOut++;
+        return id;
+      }
+      if (closed) {
+        buffer.dropped++;
+        warnOnce('closed', 'record() after shutdown(): records are dropped');
+        return id;
+      }
+      if (buffer.push(p.features, id, p.timestamp ?? Date.now(), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
+    } catch (e) {
+      warnOnce('record', `record() failed: ${(e as Error).message}`);
     }
+    return id;
+  }
+
+  function recordBatch(b: PredictionBatch): string[] {
+    const ids: string[] = [];
+    try {
+      const n = b.features.length;
+      const ts = b.timestamp ?? Date.now();
+      for (let i = 0; i < n; i++) {
+        const given = b.ids?.[i];
+        const id = given === undefined ? idPrefix + idSeq++ : String(given);
+        ids.push(id);
+        if (sampleRate < 1 && Math.random() >= sampleRate) {
+          stats.sampledOut++;
+          continue;
+        }
+        if (closed) {
+          buffer.dropped++;
+          continue;
+        }
+        if (buffer.push(b.features[i], id, ts, b.predictions[i], b.scores?.[i], b.latencyMs, b.segment)) stats.recorded++;
+      }
+    } catch (e) {
+      warnOnce('record', `recordBatch() failed: ${(e as Error).message}`);
+    }
+    return ids;
+  }
+
+  function label(id: string, value: number | string | boolean, timestamp?: number): void {
+    try {
+      if (closed) {
+        buffer.dropped++;
+        return;
+      }
+      if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean') {
+        warnOnce('label-type', `label value must be a number, string or boolean, got ${typeof value}; label skipped`);
+        return;
+      }
+      if (buffer.label(String(id), value, timestamp ?? Date.now())) stats.recorded++;
+    } catch (e) {
+      warnOnce('label', `label() failed: ${(e as Error).message}`);
+    }
+  }
+
+  function wrap<A extends unknown[], R>(fn: (...args: A) => R, w: WrapOptions<A, R>): (...args: A) => R {
+    const finish = (args: A, result: Awaited<R>, features: Record<string, FeatureValue> | undefined, id: string | undefined, t0: number) => {
+      try {
+        const latencyMs = performance.now() - t0;
+        if (features === undefined) return;
+        const prediction = w.prediction ? w.prediction(result) : (result as unknown as number | string | boolean);
+        record({ features, prediction, score: w.score?.(result), latencyMs, id, segment: w.segment?.(...args) });
+      } catch (e) {
+        warnOnce('wrap', `could not record a wrapped call: ${(e as Error).message}`);
+      }
+    };
+    return function wrapped(this: unknown, ...args: A): R {
+      let features: Record<string, FeatureValue> | undefined;
+      let id: string | undefined;
+      try {
+        features = w.features(...args);
+        id = w.id?.(...args);
+      } catch (e) {
+        warnOnce('wrap', `the features/id extractor threw: ${(e as Error).message}; the call is not recorded`);
+      }
+      const t0 = performance.now();
+      let result: R;
+      try {
+        result = fn.apply(this, args);
+      } catch (e) {
+        stats.errors++;
+        throw e;
+      }
+      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+        return (result as unknown as PromiseLike<Awaited<R>>).then(
+          (value) => {
+            finish(args, value, features, id, t0);
+            return value;
+          },
+          (err: unknown) => {
+            stats.errors++;
+            throw err;
+          },
+        ) as R;
+      }
+      finish(args, result as Awaited<R>, features, id, t0);
+      return result;
+    };
   }
 
   return {
-    record(p: PredictionInput): string {
+    record,
+    recordBatch,
+    wrap,
+    label,
+    labels(items: LabelInput[]): void {
       try {
-        const id = p.id ?? `${idPrefix}-${(idSeq++).toString(36)}`;
-        if (closed) return id;
-        if (o.sampleRate < 1 && Math.random() >= o.sampleRate) return id;
-        stats.recorded++;
-        const features = { ...p.features }; // a copy: the caller may reuse its object
-        queue.push(
-          {
-            kind: 'prediction',
-            ts: p.timestamp ?? Date.now(),
-            id,
-            features,
-            prediction: p.prediction,
-            score: p.score,
-            latencyMs: p.latencyMs,
-            segment: p.segment,
-          },
-          estimate(features),
-        );
-        if (latency && p.latencyMs !== undefined) latency.record(p.latencyMs / 1000, attrs);
-        return id;
+        for (const l of items) label(l.id, l.value, l.timestamp);
       } catch (e) {
-        warnOnce('record', `record() failed: ${(e as Error).message}`);
-        return p?.id ?? '';
-      }
-    },
-    label(id: string, value: number | string | boolean, timestamp?: number): void {
-      try {
-        if (closed) return;
-        queue.push({ kind: 'label', ts: timestamp ?? Date.now(), id: String(id), value }, 64 + String(id).length);
-      } catch (e) {
-        warnOnce('label', `label() failed: ${(e as Error).message}`);
+        warnOnce('label', `labels() failed: ${(e as Error).message}`);
       }
     },
     flush,
-    async shutdown(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      clearInterval(timer);
-      await flush();
-    },
+    shutdown,
     stats(): MonitorStats {
-      return { ...stats, dropped: queue.dropped, queuedBytes: queue.bytes };
+      return { ...stats, dropped: buffer.dropped, invalid: buffer.invalid, queuedBytes: buffer.bytes };
     },
   };
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+function countRows(b: Batch): number {
+  let n = b.labels.length;
+  for (const c of b.chunks) n += c.n;
+  return n;
 }

@@ -1,0 +1,68 @@
+// `npm run bench`: runs every benchmark, bench/<name>/index.{mjs,js,cjs,ts}, one process each.
+// TypeScript benchmarks are compiled first (tsc, the project's compiler options) into
+// node_modules/.cache/driftwatch-bench, next to the dependencies they import.
+// `npm run bench -- agent` runs only the named ones. Exits non-zero when a benchmark fails.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const benchDir = join(root, 'bench');
+const only = process.argv.slice(2);
+const EXT = ['mjs', 'js', 'cjs', 'ts'];
+
+const benches = readdirSync(benchDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && (only.length === 0 || only.includes(d.name)))
+  .map((d) => {
+    const ext = EXT.find((e) => existsSync(join(benchDir, d.name, `index.${e}`)));
+    return ext ? { name: d.name, file: join(benchDir, d.name, `index.${ext}`), ext } : undefined;
+  })
+  .filter(Boolean)
+  .sort((a, b) => a.name.localeCompare(b.name));
+
+if (benches.length === 0) {
+  console.error(`no benchmark found (bench/*/index.{${EXT.join(',')}})${only.length ? ` named ${only.join(', ')}` : ''}`);
+  process.exit(1);
+}
+
+const out = join(root, 'node_modules', '.cache', 'driftwatch-bench');
+const tsBenches = benches.filter((b) => b.ext === 'ts');
+if (tsBenches.length > 0) {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  // Outside the package, Node would not know these files are ES modules.
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  const files = tsBenches.flatMap((b) =>
+    readdirSync(dirname(b.file))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      .map((f) => join(dirname(b.file), f)),
+  );
+  const tsc = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--outDir', out, '--rootDir', root,
+      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
+      '--strict', '--esModuleInterop', '--skipLibCheck', '--types', 'node', '--sourceMap', 'false',
+      ...files,
+    ],
+    { stdio: 'inherit', cwd: root },
+  );
+  if (tsc.status !== 0) {
+    console.error('bench: TypeScript compilation failed');
+    process.exit(1);
+  }
+}
+
+let failed = 0;
+for (const b of benches) {
+  const entry = b.ext === 'ts' ? join(out, relative(root, b.file)).replace(/\.ts$/, '.js') : b.file;
+  console.log(`\n=== bench/${b.name} ===`);
+  const r = spawnSync(process.execPath, ['--expose-gc', entry], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) {
+    failed++;
+    console.error(`bench/${b.name} failed (exit ${r.status ?? r.signal})`);
+  }
+}
+process.exit(failed > 0 ? 1 : 0);
