@@ -18,6 +18,7 @@ const EnvSchema = z.object({
   /** Where batches wait while ClickHouse is unavailable; default <data dir>/spool. */
   DRIFTWATCH_SPOOL_DIR: z.string().min(1).optional(),
   DRIFTWATCH_SPOOL_MAX_BYTES: int(1024 * 1024 * 1024, 1024),
+  DRIFTWATCH_MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024),
 });
 
 export interface Config {
@@ -31,6 +32,7 @@ export interface Config {
   maxBodyBytes: number;
   spoolDir?: string;
   spoolMaxBytes?: number;
+  maxUploadBytes?: number;
   /** Empty: no authentication, and then only a loopback address may be used. */
   apiKeys?: ApiKey[];
 }
@@ -71,5 +73,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.DRIFTWATCH_MAX_BODY_BYTES,
     spoolDir: e.DRIFTWATCH_SPOOL_DIR,
     spoolMaxBytes: e.DRIFTWATCH_SPOOL_MAX_BYTES,
+    maxUploadBytes: e.DRIFTWATCH_MAX_UPLOAD_BYTES,
   };
 }

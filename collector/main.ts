@@ -104,6 +104,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     performance,
     telemetry,
     keys: config.apiKeys ?? [],
+    uploads: { store, tmpDir: config.dataDir, maxBytes: config.maxUploadBytes ?? 256 * 1024 ** 2, onLabels: (n) => telemetry.records.add(n, { kind: 'label', outcome: 'accepted' }) },
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
     logs: {

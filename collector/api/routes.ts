@@ -11,8 +11,9 @@ import type { Silences } from './silences.js';
 import type { PerformanceEngine } from '../performance/engine.js';
 import { performanceRoutes } from './performance.js';
 import { can, requireScope, type Principal } from '../auth.js';
+import { uploadRoutes, type UploadDeps } from './uploads.js';
 
-export interface ApiDeps { client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences; performance?: PerformanceEngine }
+export interface ApiDeps { uploads?: UploadDeps; client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences; performance?: PerformanceEngine }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -21,8 +22,10 @@ type Env = { Variables: { principal: Principal } };
 export function apiRoutes(d: ApiDeps): Hono<Env> {
   const api = new Hono<Env>();
 
+  // Uploads need write access to the model (checked in their routes, before the read check below).
+  if (d.uploads) api.route('/', uploadRoutes(d.uploads));
   // Reading a model's data needs a key that may read that model; lists show only those models.
-  api.use('/models/:model/*', requireScope('read', (c) => c.req.param('model') ?? ''));
+  api.use('/models/:model/*', async (c, next) => (c.req.method === 'GET' ? requireScope('read', (cc) => cc.req.param('model') ?? '')(c, next) : next()));
   api.use('/silences/*', async (c, next) => requireScope(c.req.method === 'GET' ? 'read' : 'write', c.req.method === 'GET' ? 'some' : 'all')(c, next));
   api.use('/silences', async (c, next) => requireScope(c.req.method === 'GET' ? 'read' : 'write', c.req.method === 'GET' ? 'some' : 'all')(c, next));
   api.use('/alerts', requireScope('read', 'some'));
