@@ -19,6 +19,8 @@ const EnvSchema = z.object({
   DRIFTWATCH_SPOOL_DIR: z.string().min(1).optional(),
   DRIFTWATCH_SPOOL_MAX_BYTES: int(1024 * 1024 * 1024, 1024),
   DRIFTWATCH_MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024),
+  /** Cluster name for ON CLUSTER DDL and Replicated engines (a ClickHouse server only). */
+  DRIFTWATCH_CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').optional(),
 });
 
 export interface Config {
@@ -33,6 +35,7 @@ export interface Config {
   spoolDir?: string;
   spoolMaxBytes?: number;
   maxUploadBytes?: number;
+  cluster?: string;
   /** Empty: no authentication, and then only a loopback address may be used. */
   apiKeys?: ApiKey[];
 }
@@ -55,6 +58,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (err instanceof AuthConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  if (e.DRIFTWATCH_CLICKHOUSE_CLUSTER && !e.CLICKHOUSE_URL) {
+    throw new ConfigError('DRIFTWATCH_CLICKHOUSE_CLUSTER: needs CLICKHOUSE_URL (the embedded engine is a single node)');
+  }
   if (apiKeys.length === 0 && !LOOPBACK.test(e.DRIFTWATCH_HOST)) {
     throw new ConfigError(
       `DRIFTWATCH_HOST: "${e.DRIFTWATCH_HOST}" is not a loopback address and no API keys are configured; ` +
@@ -74,5 +80,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spoolDir: e.DRIFTWATCH_SPOOL_DIR,
     spoolMaxBytes: e.DRIFTWATCH_SPOOL_MAX_BYTES,
     maxUploadBytes: e.DRIFTWATCH_MAX_UPLOAD_BYTES,
+    cluster: e.DRIFTWATCH_CLICKHOUSE_CLUSTER,
   };
 }

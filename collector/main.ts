@@ -42,7 +42,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     : { groups: [], receivers: new Map(), silences: [], files: [] };
 
   const store = await openStore({ url: config.clickhouseUrl, dataDir: config.dataDir });
-  const applied = await migrate(store.client, { retentionDays: config.retentionDays });
+  const applied = await migrate(store.client, { retentionDays: config.retentionDays, cluster: config.cluster });
 
   // Latest drift per (model, version, window, method, feature), exported as gauges.
   const latest = new Map<string, { stat: GaugeValue; detected: GaugeValue }>();

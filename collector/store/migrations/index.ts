@@ -13,16 +13,36 @@ export interface Migration { version: number; name: string; statements: string[]
 
 export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }];
 
-export interface MigrateOptions { retentionDays: number }
+export interface MigrateOptions {
+  retentionDays: number;
+  /** A ClickHouse cluster name: DDL runs ON CLUSTER and MergeTree engines become Replicated. */
+  cluster?: string;
+}
+
+/**
+ * The statement as it runs on a cluster: `ON CLUSTER` after the object name, and every
+ * *MergeTree engine replaced by its Replicated form (ZooKeeper path and replica from the
+ * server's {shard}/{replica} macros). Without a cluster the statement is unchanged.
+ */
+export function forCluster(statement: string, cluster: string | undefined): string {
+  if (!cluster) return statement;
+  if (!/^[A-Za-z0-9_.-]+$/.test(cluster)) throw new Error(`cluster name "${cluster}": letters, digits, _ . - only`);
+  const on = `ON CLUSTER '${cluster}'`;
+  return statement
+    .replace(/^(\s*(?:--[^\n]*\n\s*)*)(CREATE (?:TABLE|MATERIALIZED VIEW|DICTIONARY|VIEW) IF NOT EXISTS \S+)/, `$1$2 ${on}`)
+    .replace(/^(\s*(?:--[^\n]*\n\s*)*)(ALTER TABLE \S+)/, `$1$2 ${on}`)
+    .replace(/ENGINE = (Replacing|Aggregating|Summing|Collapsing|)MergeTree(?:\(([^)]*)\))?/g, (_m, kind: string, args: string | undefined) =>
+      `ENGINE = Replicated${kind}MergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}'${args ? `, ${args}` : ''})`);
+}
 
 export async function migrate(client: ClickHouseClient, opts: MigrateOptions): Promise<number[]> {
   if (!Number.isInteger(opts.retentionDays) || opts.retentionDays < 1) {
     throw new Error(`retention must be a whole number of days >= 1, got ${opts.retentionDays}`);
   }
   await client.command({
-    query: `CREATE TABLE IF NOT EXISTS schema_migrations
+    query: forCluster(`CREATE TABLE IF NOT EXISTS schema_migrations
       (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-      ENGINE = ReplacingMergeTree ORDER BY version`,
+      ENGINE = ReplacingMergeTree ORDER BY version`, opts.cluster),
   });
   const done = new Set(
     (await queryRows<{ version: number }>(client, 'SELECT version FROM schema_migrations FINAL')).map((r) => Number(r.version)),
@@ -31,7 +51,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
     for (const s of m.statements) {
-      await client.command({ query: s.replaceAll('{retention_days:UInt32}', String(opts.retentionDays)) });
+      await client.command({ query: forCluster(s.replaceAll('{retention_days:UInt32}', String(opts.retentionDays)), opts.cluster) });
     }
     await client.insert({ table: 'schema_migrations', values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
     applied.push(m.version);
