@@ -53,9 +53,28 @@ export class Evaluator {
 
   constructor(private rules: RuleSet, private readonly o: EvaluatorOptions) {}
 
-  async restore(): Promise<void> {
+  /**
+   * Resumes the alerts stored before a restart. A firing alert whose rule no longer exists is
+   * resolved now (notified if its firing was), so no incident stays open for a deleted rule.
+   */
+  async restore(now = Date.now()): Promise<void> {
     if (!this.o.store) return;
-    for (const a of await this.o.store.load()) if (a.state !== 'inactive') this.alerts.set(a.fingerprint, a);
+    const names = new Set(this.rules.groups.flatMap((g) => g.rules.map((r) => r.alert)));
+    const gone: Alert[] = [];
+    for (const a of await this.o.store.load()) {
+      if (a.state === 'inactive') continue;
+      if (names.has(a.rule)) {
+        this.alerts.set(a.fingerprint, a);
+        continue;
+      }
+      this.o.log?.('alert_rule_removed', { alert: a.rule, labels: a.labels, fingerprint: a.fingerprint, state: a.state });
+      if (a.state === 'firing') a.resolvedAt = now;
+      const notify = a.state === 'firing' && a.notified;
+      a.state = 'inactive';
+      gone.push(a);
+      if (notify) this.o.notify([{ status: 'resolved', alert: a, at: now, intervalMs: 0 }]);
+    }
+    if (gone.length > 0) await this.o.store.save(gone);
   }
 
   /** Active (pending or firing) alerts, firing first. */
@@ -71,8 +90,19 @@ export class Evaluator {
 
   start(): void {
     for (const g of this.rules.groups) {
+      let busy = false;
       const tick = () => {
-        const p = this.evaluateGroup(g, Date.now()).finally(() => this.running.delete(p));
+        // Like Prometheus, an evaluation still running when the next is due makes that one skip,
+        // so two evaluations of a group never interleave.
+        if (busy) {
+          this.o.log?.('group_evaluation_skipped', { group: g.name, reason: 'the previous evaluation is still running' });
+          return;
+        }
+        busy = true;
+        const p = this.evaluateGroup(g, Date.now()).finally(() => {
+          busy = false;
+          this.running.delete(p);
+        });
         this.running.add(p);
       };
       const t = setInterval(tick, g.intervalMs);

@@ -19,6 +19,8 @@ export interface Condition { op: '>' | '>=' | '<' | '<=' | '==' | '!='; value: n
 export interface Rule extends Omit<RuleSpec, 'window' | 'for' | 'keep_firing_for' | 'condition' | 'lookback' | 'method'> {
   group: string;
   file: string;
+  /** "file:line:col" of the rule's `alert`, for messages. */
+  source: string;
   /** The group's evaluation interval. */
   intervalMs: number;
   windowMs: number;
@@ -168,16 +170,17 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
       source: 'file',
     });
   });
+  const seen = new Map<string, string>();
   const groups: Group[] = spec.groups.map((g, gi) => {
-    const seen = new Set<string>();
     return {
       name: g.name,
       file,
       intervalMs: parseDuration(g.interval)!,
       rules: g.rules.map((r, ri) => {
         const at = (...p: (string | number)[]) => pos(['groups', gi, 'rules', ri, ...p]);
-        if (seen.has(r.alert)) problems.push(`${at('alert')}: groups[${gi}].rules[${ri}].alert: duplicate alert name "${r.alert}" in group "${g.name}"`);
-        seen.add(r.alert);
+        const first = seen.get(r.alert);
+        if (first !== undefined) problems.push(`${at('alert')}: groups[${gi}].rules[${ri}].alert: duplicate alert name "${r.alert}" (also in group "${first}"); alert names are unique`);
+        else seen.set(r.alert, g.name);
         r.receivers.forEach((name, k) => {
           if (!receivers.has(name)) problems.push(`${at('receivers', k)}: groups[${gi}].rules[${ri}].receivers[${k}]: unknown receiver "${name}"`);
         });
@@ -190,6 +193,7 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
           ...rest,
           group: g.name,
           file,
+          source: at('alert'),
           intervalMs: parseDuration(g.interval)!,
           lookbackMs: parseDuration(lookback ?? '24h')!,
           method: method ?? 'auto',
@@ -220,6 +224,16 @@ export function loadRules(path: string, env: NodeJS.ProcessEnv = process.env): R
     } catch (e) {
       if (e instanceof RuleFileError) problems.push(...e.problems);
       else problems.push(`${file}:1:1: ${(e as Error).message}`);
+    }
+  }
+  // Alert state is keyed by alert name: a name defined twice would make the rules resolve each
+  // other's alerts.
+  const where = new Map<string, string>();
+  for (const g of out.groups) {
+    for (const r of g.rules) {
+      const first = where.get(r.alert);
+      if (first) problems.push(`${r.source}: alert: duplicate alert name "${r.alert}" (also at ${first}); alert names are unique across rule files`);
+      else where.set(r.alert, r.source);
     }
   }
   if (problems.length > 0) throw new RuleFileError(problems);

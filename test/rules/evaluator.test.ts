@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Evaluator, type Notification, type Sample } from '../../rules/engine/evaluator.js';
 import { parseRuleFile } from '../../rules/engine/load.js';
+import type { Alert } from '../../rules/engine/alert.js';
 
 function setup(extra = '') {
   const rs = parseRuleFile('r.yaml', `groups:
@@ -128,5 +129,54 @@ describe('silences and repeats in the state machine', () => {
     expect(sent.map((n) => `${n.status}${n.repeat ? ' repeat' : ''}@${n.at}/${n.intervalMs}`)).toEqual([
       'firing@20000/10000', 'firing repeat@30000/10000', 'firing repeat@40000/10000', 'firing repeat@50000/10000',
     ]);
+  });
+});
+
+describe('restore and scheduling', () => {
+  it('resolves (once, notified) a restored firing alert whose rule was removed, and forgets its pending ones', async () => {
+    const { ev: first, rule } = setup();
+    await first.apply(rule, [s('a', 0.5)], 0);
+    await first.apply(rule, [s('a', 0.5)], 30_000);
+    const saved: Alert[] = [];
+    const store = {
+      load: async () => [{ ...first.all()[0], notified: true }, { ...first.all()[0], fingerprint: 'p', state: 'pending' as const }],
+      save: async (as: Alert[]) => void saved.push(...as.map((a) => ({ ...a }))),
+    };
+    const other = parseRuleFile('r.yaml', 'groups:\n  - name: g\n    rules:\n      - alert: Other\n        signal: volume\n        condition: "< 1"\n', {});
+    const sent: Notification[] = [];
+    const logs: string[] = [];
+    const ev = new Evaluator(other, { source: { query: async () => [] }, notify: (ns) => sent.push(...ns), store, log: (e) => logs.push(e) });
+    await ev.restore(99_000);
+    expect(ev.all()).toEqual([]);
+    expect(sent.map((n) => `${n.status}:${n.alert.rule}@${n.alert.resolvedAt}`)).toEqual(['resolved:Drift@99000']);
+    expect(saved.map((a) => a.state)).toEqual(['inactive', 'inactive']);
+    expect(logs.filter((l) => l === 'alert_rule_removed')).toHaveLength(2);
+  });
+
+  it('skips an evaluation while the previous one of the group still runs', async () => {
+    const rs = parseRuleFile('r.yaml', 'groups:\n  - name: g\n    interval: 20ms\n    rules:\n      - alert: Slow\n        signal: volume\n        condition: "< 1"\n', {});
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    let calls = 0;
+    const logs: string[] = [];
+    const ev = new Evaluator(rs, {
+      source: {
+        async query() {
+          calls++;
+          maxConcurrent = Math.max(maxConcurrent, ++concurrent);
+          await new Promise((r) => setTimeout(r, 70));
+          concurrent--;
+          return [];
+        },
+      },
+      notify: () => {},
+      log: (e) => logs.push(e),
+    });
+    ev.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await ev.stop();
+    expect(maxConcurrent).toBe(1);
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(logs).toContain('group_evaluation_skipped');
   });
 });

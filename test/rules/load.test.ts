@@ -128,3 +128,17 @@ ${extra}`;
     expect(problems(text.replace('2026-11-25T02:00:00Z', '2026-11-24T21:00:00Z'))).toEqual(['r.yaml:4:14: silences[0].ends_at: ends_at must be after starts_at']);
   });
 });
+
+describe('alert names', () => {
+  it('are unique across groups and files (alert state is keyed by name)', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const group = (g: string) => `  - name: ${g}\n    rules:\n      - alert: Same\n        signal: volume\n        condition: "< 1"\n`;
+    expect(problems(`groups:\n${group('a')}${group('b')}`)).toEqual(['r.yaml:9:16: groups[1].rules[0].alert: duplicate alert name "Same" (also in group "a"); alert names are unique']);
+    const dir = mkdtempSync(join(tmpdir(), 'rules-dup-'));
+    writeFileSync(join(dir, 'one.yaml'), `groups:\n${group('a')}`);
+    writeFileSync(join(dir, 'two.yaml'), `groups:\n${group('b')}`);
+    expect(() => loadRules(dir)).toThrow(`${dir}/two.yaml:3:16: alert: duplicate alert name "Same" (also at ${dir}/one.yaml:3:16); alert names are unique across rule files`);
+  });
+});
