@@ -1,0 +1,326 @@
+// The offline drift command's core: `driftwatch drift --reference REF --current CUR ...`.
+// Files are read by the embedded engine (file() table function), so their rows never enter the JS
+// heap; the report is the engine's. Bad input is one line on stderr and exit code 2.
+import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStore, queryRows } from '../store/client.js';
+import { driftFromSources, type DriftOptions } from './engine.js';
+import { DriftInputError, isMethod, METHODS, type DriftReport, type Method } from './report.js';
+
+export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
+
+Compares the distribution of every column present in both files (CSV, TSV, JSONL or Parquet).
+  --reference FILE     the baseline data
+  --current FILE       the data to check
+  --columns a,b        only these columns
+  --categorical a,b    treat these columns as categorical
+  --numerical a,b      treat these columns as numerical (values that are not numbers are missing)
+  --method M           auto (default) or ${METHODS.join(', ')};
+                       or per column: a=psi,b=ks (others auto)
+  --threshold X        drift threshold of the method (with auto or per-column methods: of every method)
+  --drift-share S      share of drifted columns at which the dataset drifts (default 0.5)
+  --bh                 Benjamini-Hochberg correction of p-values across columns
+  --format F           json (default) or text
+  --out FILE           write the report there instead of stdout
+  --fail-on-drift      exit 1 when the dataset drifts
+Exit codes: 0 report written, 1 dataset drift with --fail-on-drift, 2 bad input.`;
+
+export interface DriftCliIo {
+  stdout?: { write(s: string): unknown };
+  stderr?: { write(s: string): unknown };
+  /** An open ClickHouse client to use instead of a temporary embedded engine. */
+  client?: ClickHouseClient;
+}
+
+class CliError extends Error {}
+
+const FORMATS: Record<string, { format: string; text: boolean }> = {
+  '.csv': { format: 'CSVWithNames', text: true },
+  '.tsv': { format: 'TSVWithNames', text: true },
+  '.jsonl': { format: 'JSONEachRow', text: true },
+  '.ndjson': { format: 'JSONEachRow', text: true },
+  '.json': { format: 'JSONEachRow', text: true },
+  '.parquet': { format: 'Parquet', text: false },
+};
+
+/** Strings that mean "no value" in a text file, compared after trimming and lower-casing. */
+const MISSING_TEXT = ['', 'null', 'nan'];
+
+const ident = (name: string) => '`' + name.replaceAll('\\', '\\\\').replaceAll('`', '\\`') + '`';
+const literal = (s: string) => "'" + s.replaceAll('\\', '\\\\').replaceAll("'", "\\'") + "'";
+
+function list(v: string | undefined): string[] {
+  return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+interface InputFile {
+  role: 'reference' | 'current';
+  path: string;
+  format: string;
+  text: boolean;
+}
+
+function inputFile(role: InputFile['role'], path: string | undefined): InputFile {
+  if (!path) throw new CliError(`missing --${role} FILE`);
+  const abs = resolve(path);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new CliError(`${role} file not found: ${path}`);
+  }
+  if (!st.isFile()) throw new CliError(`${role} file is not a file: ${path}`);
+  const f = FORMATS[extname(abs).toLowerCase()];
+  if (!f) throw new CliError(`${role} file ${path}: unsupported type (expected .csv, .tsv, .jsonl, .ndjson, .json or .parquet)`);
+  if (st.size === 0) throw new CliError(`${role} file ${abs} has no rows`);
+  return { role, path: abs, ...f };
+}
+
+interface Column {
+  name: string;
+  /** Type in each loaded table. */
+  refType: string;
+  curType: string;
+}
+
+const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
+const STRING_TYPE = /^(Nullable\()?(LowCardinality\()?(Nullable\()?(String|FixedString\(\d+\))\)*$/;
+
+async function loadTable(client: ClickHouseClient, f: InputFile, table: string): Promise<Map<string, string>> {
+  const params = { path: f.path };
+  let described: { name: string; type: string }[];
+  try {
+    described = await queryRows<{ name: string; type: string }>(client, `DESCRIBE TABLE file({path:String}, '${f.format}')`, params);
+  } catch (e) {
+    // ClickHouse infers the columns from the first rows: a file with a header only (or nothing) has none.
+    if (/Cannot read rows|is empty|empty file|no data/i.test(oneLine(e))) throw new CliError(`${f.role} file ${f.path} has no rows`);
+    throw new CliError(`${f.role} file ${f.path}: ${oneLine(e)}`);
+  }
+  if (described.length === 0) throw new CliError(`${f.role} file ${f.path} has no columns`);
+  // Text files are read as strings and typed here, by the conventions' rule, over every row
+  // (schema inference only samples the first rows).
+  const structure = f.text ? `, ${literal(described.map((d) => `${ident(d.name)} Nullable(String)`).join(', '))}` : '';
+  await client.command({ query: `CREATE TABLE ${table} ENGINE = Memory AS SELECT * FROM file({path:String}, '${f.format}'${structure})`, query_params: params });
+  const rows = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${table}`);
+  if (Number(rows[0].n) === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
+  return new Map(described.map((d) => [d.name, f.text ? 'Nullable(String)' : d.type]));
+}
+
+function missingText(x: string): string {
+  return `(${x} IS NULL OR lower(trimBoth(${x})) IN (${MISSING_TEXT.map(literal).join(', ')}))`;
+}
+
+function numberExpr(col: string, type: string): string {
+  if (NUMERIC_TYPE.test(type)) return `CAST(${ident(col)} AS Nullable(Float64))`;
+  return `toFloat64OrNull(trimBoth(toString(${ident(col)})))`;
+}
+
+function textExpr(col: string, type: string): string {
+  const v = STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`;
+  return `CAST(if(${missingText(v)}, NULL, ${v}) AS Nullable(String))`;
+}
+
+/** Numerical when every non-missing value on both sides parses as a finite number, else categorical. */
+async function classify(client: ClickHouseClient, cols: Column[], ref: string, cur: string): Promise<Set<string>> {
+  const numerical = new Set<string>();
+  const toCheck = cols.filter((c) => {
+    if (NUMERIC_TYPE.test(c.refType) && NUMERIC_TYPE.test(c.curType)) {
+      numerical.add(c.name);
+      return false;
+    }
+    return STRING_TYPE.test(c.refType) || STRING_TYPE.test(c.curType) || NUMERIC_TYPE.test(c.refType) || NUMERIC_TYPE.test(c.curType);
+  });
+  if (toCheck.length === 0) return numerical;
+  const bad = (c: Column, type: string) => {
+    const v = `toString(${ident(c.name)})`;
+    return NUMERIC_TYPE.test(type) ? '0' : `countIf(NOT ${missingText(v)} AND NOT isFinite(ifNull(toFloat64OrNull(trimBoth(${v})), nan)))`;
+  };
+  const count = async (table: string, side: 'refType' | 'curType') =>
+    (await queryRows<Record<string, string>>(client, `SELECT ${toCheck.map((c, i) => `${bad(c, c[side])} AS c${i}`).join(', ')} FROM ${table}`))[0];
+  const [r, c] = [await count(ref, 'refType'), await count(cur, 'curType')];
+  // A value like "inf" parses but is missing, not a number: only text that is neither missing nor
+  // a finite number makes a column categorical.
+  toCheck.forEach((col, i) => {
+    if (Number(r[`c${i}`]) === 0 && Number(c[`c${i}`]) === 0) numerical.add(col.name);
+  });
+  return numerical;
+}
+
+function source(cols: Column[], ref: string, cur: string, expr: (c: string, type: string) => string): string {
+  const side = (s: number, table: string, key: 'refType' | 'curType') =>
+    `SELECT ${s} AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${table} ARRAY JOIN [${cols.map((c) => `(${literal(c.name)}, ${expr(c.name, c[key])})`).join(', ')}] AS dw_cell`;
+  return `${side(0, ref, 'refType')}\nUNION ALL\n${side(1, cur, 'curType')}`;
+}
+
+function methodOption(v: string | undefined, columns: ReadonlySet<string>): DriftOptions['method'] {
+  if (v === undefined || v === 'auto') return 'auto';
+  if (!v.includes('=')) {
+    if (!isMethod(v)) throw new CliError(`unknown method "${v}": expected auto, ${METHODS.join(', ')}`);
+    return v;
+  }
+  const map: Record<string, Method | 'auto'> = {};
+  for (const part of list(v)) {
+    const [col, m, ...extra] = part.split('=');
+    if (extra.length || !col || !m) throw new CliError(`bad --method entry "${part}": expected column=method`);
+    if (!columns.has(col)) throw new CliError(`unknown column "${col}" in --method`);
+    if (m !== 'auto' && !isMethod(m)) throw new CliError(`unknown method "${m}" for column "${col}": expected auto, ${METHODS.join(', ')}`);
+    map[col] = m as Method | 'auto';
+  }
+  return map;
+}
+
+function fmt(x: number | null): string {
+  if (x === null) return '-';
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e6 ? String(Number(x.toPrecision(4))) : x.toExponential(3);
+}
+
+/** A readable table of the report. */
+export function formatDriftText(r: DriftReport): string {
+  const head = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'missing ref/cur', 'quality'];
+  const rows = r.columns.map((c) => [
+    c.column,
+    c.type,
+    c.method,
+    fmt(c.statistic),
+    fmt(c.p_value_adjusted ?? c.p_value) + (c.p_value_adjusted != null ? ' (BH)' : ''),
+    fmt(c.threshold),
+    c.drift ? 'DRIFT' : 'ok',
+    `${c.reference_missing}/${c.current_missing}`,
+    c.quality.issues.join(',') || '-',
+  ]);
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((s, i) => s.padEnd(width[i])).join('  ').trimEnd();
+  const pct = r.columns.length ? Math.round((100 * r.drifted_columns) / r.columns.length) : 0;
+  return [
+    `Dataset drift: ${r.dataset_drift ? 'YES' : 'no'} (${r.drifted_columns} of ${r.columns.length} columns drifted, ${pct}%; threshold share ${r.drift_share})`,
+    `Reference rows: ${r.reference_rows}, current rows: ${r.current_rows}`,
+    '',
+    line(head),
+    line(width.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+  ].join('\n');
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim();
+}
+
+export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let tmp: string | undefined;
+  let close: (() => Promise<void>) | undefined;
+  let client = io.client;
+  const tables: string[] = [];
+  try {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          reference: { type: 'string' },
+          current: { type: 'string' },
+          columns: { type: 'string' },
+          categorical: { type: 'string' },
+          numerical: { type: 'string' },
+          method: { type: 'string' },
+          threshold: { type: 'string' },
+          'drift-share': { type: 'string' },
+          bh: { type: 'boolean' },
+          format: { type: 'string' },
+          out: { type: 'string' },
+          'fail-on-drift': { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      }));
+    } catch (e) {
+      throw new CliError(`${oneLine(e)} (see driftwatch drift --help)`);
+    }
+    if (values.help) {
+      stdout.write(DRIFT_USAGE + '\n');
+      return 0;
+    }
+    const format = values.format ?? 'json';
+    if (format !== 'json' && format !== 'text') throw new CliError(`unknown format "${format}": expected json or text`);
+    const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+    if (threshold !== undefined && (values.threshold!.trim() === '' || !Number.isFinite(threshold))) throw new CliError(`--threshold must be a number, got "${values.threshold}"`);
+    const driftShare = values['drift-share'] === undefined ? undefined : Number(values['drift-share']);
+    if (driftShare !== undefined && !(driftShare >= 0 && driftShare <= 1)) throw new CliError(`--drift-share must be a number within [0, 1], got "${values['drift-share']}"`);
+    const ref = inputFile('reference', values.reference);
+    const cur = inputFile('current', values.current);
+
+    if (!client) {
+      tmp = mkdtempSync(join(tmpdir(), 'driftwatch-drift-'));
+      const store = await openStore({ dataDir: tmp });
+      client = store.client;
+      close = () => store.close();
+    }
+    const suffix = `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    const refTable = `dw_cli_ref_${suffix}`;
+    const curTable = `dw_cli_cur_${suffix}`;
+    const refTypes = await loadTable(client, ref, refTable);
+    tables.push(refTable);
+    const curTypes = await loadTable(client, cur, curTable);
+    tables.push(curTable);
+
+    const requested = list(values.columns);
+    for (const c of requested) {
+      if (!refTypes.has(c)) throw new CliError(`unknown column "${c}": not in the reference file`);
+      if (!curTypes.has(c)) throw new CliError(`unknown column "${c}": not in the current file`);
+    }
+    const names = requested.length ? requested : [...refTypes.keys()].filter((c) => curTypes.has(c));
+    if (names.length === 0) throw new CliError('the reference and current files have no column in common');
+    const cols: Column[] = names.map((name) => ({ name, refType: refTypes.get(name)!, curType: curTypes.get(name)! }));
+    const selected = new Set(names);
+    const forcedCat = list(values.categorical);
+    const forcedNum = list(values.numerical);
+    for (const [flag, given] of [['--categorical', forcedCat], ['--numerical', forcedNum]] as const) {
+      for (const c of given) if (!selected.has(c)) throw new CliError(`unknown column "${c}" in ${flag}`);
+    }
+    for (const c of forcedCat) if (forcedNum.includes(c)) throw new CliError(`column "${c}" is both --categorical and --numerical`);
+
+    const inferred = await classify(client, cols.filter((c) => !forcedCat.includes(c.name) && !forcedNum.includes(c.name)), refTable, curTable);
+    const numerical = cols.filter((c) => forcedNum.includes(c.name) || inferred.has(c.name));
+    const categorical = cols.filter((c) => !numerical.includes(c));
+
+    const method = methodOption(values.method, selected);
+    const thresholds: DriftOptions['thresholds'] =
+      threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries(METHODS.map((m) => [m, threshold]));
+
+    const report = await driftFromSources(client, {
+      ...(numerical.length ? { numeric: { sql: source(numerical, refTable, curTable, numberExpr) } } : {}),
+      ...(categorical.length ? { categorical: { sql: source(categorical, refTable, curTable, textExpr) } } : {}),
+      method,
+      thresholds,
+      driftShare,
+      pValueCorrection: values.bh ? 'bh' : 'none',
+    });
+    const out = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatDriftText(report);
+    if (values.out) {
+      try {
+        writeFileSync(values.out, out);
+      } catch (e) {
+        throw new CliError(`cannot write ${values.out}: ${oneLine(e)}`);
+      }
+    } else stdout.write(out);
+    return values['fail-on-drift'] && report.dataset_drift ? 1 : 0;
+  } catch (e) {
+    const database = e instanceof ClickHouseError || (e instanceof Error && /^Chdb/.test(e.constructor.name));
+    const known = e instanceof CliError || e instanceof DriftInputError || database;
+    stderr.write(`driftwatch drift: ${known ? '' : 'internal error: '}${oneLine(e)}\n`);
+    return 2;
+  } finally {
+    if (client) for (const t of tables) await client.command({ query: `DROP TABLE IF EXISTS ${t}` }).catch(() => undefined);
+    if (close) await close().catch(() => undefined);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
