@@ -13,7 +13,7 @@ import { tsText } from '../store/writer.js';
 import { estimateWithBand, fitCbpe, BAND_SIGMAS, type Band, type CbpeModel, type Estimate } from './cbpe.js';
 import { coverage, firstLabelledTs, joinedSource, modelVersions, unmatchedLabels, type Range, type SqlSource } from './join.js';
 import { decay } from './decay.js';
-import { chooseTask, realizedMetrics, type MetricValue, type Task, type TaskChoice } from './metrics.js';
+import { chooseTask, METRICS, realizedMetrics, type MetricValue, type Task, type TaskChoice } from './metrics.js';
 
 export interface PerformanceQuery {
   model: string;
@@ -98,10 +98,14 @@ export interface PerformanceOptions {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const TASK_CACHE_MS = 10 * 60_000;
+/** CBPE calibrates on at most this many labelled reference rows (the first ones of the baseline window). */
+export const REFERENCE_MAX_ROWS = 50_000;
 const cov = (labelled: number, predictions: number) => (predictions === 0 ? 0 : labelled / predictions);
 
 export class PerformanceEngine {
   private cache = new Map<string, { at: number; result: Promise<VersionPerformance | undefined> }>();
+  private tasks = new Map<string, { at: number; task: TaskChoice }>();
 
   constructor(private readonly client: ClickHouseClient, private readonly o: PerformanceOptions = {}) {}
 
@@ -152,7 +156,17 @@ export class PerformanceEngine {
     const both: SqlSource = base
       ? { sql: `SELECT * FROM (${cur.sql}) UNION ALL SELECT * FROM (${base.sql})`, params: { ...cur.params, ...base.params } }
       : cur;
-    const task = await chooseTask(this.client, both, { task: q.task ?? settings.task, positive: q.positive ?? settings.positive });
+    const configured = { task: q.task ?? settings.task, positive: q.positive ?? settings.positive };
+    // The task is decided once per version and configuration (for TASK_CACHE_MS), so a live window
+    // does not flip between binary and multiclass as classes come and go.
+    const taskKey = JSON.stringify([q.model, q.version, configured]);
+    let cachedTask = this.tasks.get(taskKey);
+    if (!cachedTask || now - cachedTask.at > TASK_CACHE_MS || now < cachedTask.at || q.range) {
+      cachedTask = { at: now, task: await chooseTask(this.client, both, configured) };
+      // Only a decision made on labelled data is kept.
+      if (!q.range && cachedTask.task.labelled > 0) this.tasks.set(taskKey, cachedTask);
+    }
+    const task = cachedTask.task;
 
     const curCov = await coverage(this.client, cur);
     if (curCov.size === 0 && !q.range) return undefined;
@@ -167,7 +181,7 @@ export class PerformanceEngine {
       const ref = await queryRows<{ score: number; y: number }>(
         this.client,
         `SELECT score, toUInt8(lbl = {pm_pos:String}) AS y FROM (${base.sql})
-         WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id`,
+         WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id LIMIT ${REFERENCE_MAX_ROWS}`,
         { ...base.params, pm_pos: task.positive },
       );
       if (ref.length > 0) {
@@ -190,7 +204,9 @@ export class PerformanceEngine {
     for (const [seg, c] of [...curCov].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const coverage = cov(c.labelled, c.predictions);
       const baseValues = new Map((baseMetrics.get(seg) ?? []).map((m) => [m.metric, m.value]));
-      const metrics: RealizedMetric[] = (curMetrics.get(seg) ?? []).map((m) => ({
+      // A segment with nothing labelled yet still lists every metric of the task, as null.
+      const computed = curMetrics.get(seg) ?? METRICS[task.task].map((metric): MetricValue => ({ metric, value: null, rows: 0 }));
+      const metrics: RealizedMetric[] = computed.map((m) => ({
         ...m,
         ...decay(m.metric, baseValues.get(m.metric) ?? null, m.value),
         predictions: c.predictions,

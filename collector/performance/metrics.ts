@@ -28,7 +28,7 @@ export const METRICS: Record<Task, string[]> = {
   regression: ['mae', 'rmse', 'mape', 'r2'],
 };
 
-export interface TaskChoice { task: Task; positive: string; source: 'configured' | 'detected'; rule: string }
+export interface TaskChoice { task: Task; positive: string; source: 'configured' | 'detected'; rule: string; /** Labelled predictions seen by the decision. */ labelled: number }
 
 const num = (v: unknown) => Number(v);
 
@@ -47,31 +47,32 @@ export async function chooseTask(
   configured?: { task?: Task; positive?: string },
 ): Promise<TaskChoice> {
   const positiveOf = (values: string[]) => configured?.positive ?? (values.includes('true') || values.includes('false') ? 'true' : '1');
-  const [r] = await queryRows<{ distinct: string; non_numeric: string; non_integer: string; sample: string[] }>(
+  const [r] = await queryRows<{ distinct: string; non_numeric: string; non_integer: string; sample: string[]; labelled: string }>(
     client,
     `SELECT uniqExact(v) AS distinct, countIf(isNull(x)) AS non_numeric, countIf(isNotNull(x) AND x != round(x)) AS non_integer,
-            groupUniqArray(21)(v) AS sample
-     FROM (SELECT v, toFloat64OrNull(v) AS x FROM (SELECT arrayJoin(if(labelled = 1, [pred, lbl], [pred])) AS v FROM (${src.sql})))`,
+            groupUniqArray(21)(v) AS sample, countIf(is_label) AS labelled
+     FROM (SELECT t.1 AS v, t.2 AS is_label, toFloat64OrNull(t.1) AS x
+           FROM (SELECT arrayJoin(if(labelled = 1, [(pred, 0), (lbl, 1)], [(pred, 0)])) AS t FROM (${src.sql})))`,
     src.params,
   );
   const values = r?.sample ?? [];
-  if (configured?.task) {
-    return { task: configured.task, positive: positiveOf(values), source: 'configured', rule: 'configured' };
-  }
+  const labelled = num(r?.labelled ?? 0);
+  const choice = (task: Task, positive: string, source: TaskChoice['source'], rule: string): TaskChoice => ({ task, positive, source, rule, labelled });
+  if (configured?.task) return choice(configured.task, positiveOf(values), 'configured', 'configured');
   const distinct = num(r?.distinct ?? 0);
   const nonNumeric = num(r?.non_numeric ?? 0);
   const nonInteger = num(r?.non_integer ?? 0);
   const within = (set: string[]) => values.every((v) => set.includes(v));
   if (distinct > 0 && nonNumeric === 0 && nonInteger > 0) {
-    return { task: 'regression', positive: '1', source: 'detected', rule: 'numeric values, not all integers' };
+    return choice('regression', '1', 'detected', 'numeric values, not all integers');
   }
   if (within(['0', '1']) || within(['false', 'true']) || (configured?.positive !== undefined && distinct <= 2)) {
-    return { task: 'binary', positive: positiveOf(values), source: 'detected', rule: 'two classes {0,1} or {false,true} (or the configured positive class)' };
+    return choice('binary', positiveOf(values), 'detected', 'two classes {0,1} or {false,true} (or the configured positive class)');
   }
   if (distinct <= 20) {
-    return { task: 'multiclass', positive: positiveOf(values), source: 'detected', rule: 'at most 20 distinct classes' };
+    return choice('multiclass', positiveOf(values), 'detected', 'at most 20 distinct classes');
   }
-  return { task: 'regression', positive: '1', source: 'detected', rule: 'more than 20 distinct integers' };
+  return choice('regression', '1', 'detected', 'more than 20 distinct integers');
 }
 
 export interface BinaryCounts { tp: number; fp: number; fn: number; tn: number }
