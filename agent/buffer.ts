@@ -40,7 +40,7 @@ export class ColumnBuffer {
   private labels: LabelItem[] = [];
   private labelHead = 0;
   private seq = 0;
-  private readonly inflight = new Map<number, number>(); // seq -> bytes
+  private readonly inflight = new Map<number, { bytes: number; rows: number }>();
   /** Bytes of strings met while filling the current row. */
   private rowExtra = 0;
 
@@ -291,16 +291,33 @@ export class ColumnBuffer {
     for (const l of labels) bytes += LABEL_BYTES + l.id.length * 2 + (typeof l.value === 'string' ? l.value.length * 2 : 0);
     if (chunks.length === 0 && labels.length === 0) return undefined;
     const seq = ++this.seq;
-    this.inflight.set(seq, bytes);
+    this.inflight.set(seq, { bytes, rows: rows + labels.length });
     return { seq, chunks, labels };
   }
 
-  /** The pipeline is done with a batch: its memory is released. */
-  release(seq: number): void {
+  /** The pipeline is done with a batch: its memory is released. False for an unknown batch. */
+  release(seq: number): boolean {
     const b = this.inflight.get(seq);
-    if (b === undefined) return;
+    if (b === undefined) return false;
     this.inflight.delete(seq);
-    this.bytes -= b;
+    this.bytes -= b.bytes;
+    return true;
+  }
+
+  /** Forgets everything (shutdown past its deadline); returns how many rows were given up. */
+  discard(): number {
+    this.sealAll();
+    let rows = this.sealedRows + this.labels.length - this.labelHead;
+    for (const b of this.inflight.values()) rows += b.rows;
+    this.sealed = [];
+    this.sealedRows = 0;
+    this.labels = [];
+    this.labelHead = 0;
+    this.inflight.clear();
+    this.layouts.clear();
+    this.cur = undefined;
+    this.bytes = 0;
+    return rows;
   }
 }
 

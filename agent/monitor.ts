@@ -180,11 +180,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
       warnOnce(m.kind, m.message);
       return;
     }
-    stats.exported += m.exported;
-    stats.failed += m.failed;
-    stats.retried += m.retries;
-    buffer.release(m.seq);
     busy = false;
+    if (buffer.release(m.seq)) {
+      stats.exported += m.exported;
+      stats.failed += m.failed;
+      stats.retried += m.retries;
+    }
     // Sealed chunks (full ones, or partial ones the timer or a flush sealed) go at once.
     if (buffer.readyRows > 0) pump();
     for (const w of idleWaiters.splice(0)) w();
@@ -235,6 +236,14 @@ export function createMonitor(options: MonitorOptions): Monitor {
         const deadline = Date.now() + num(timeoutMs, SHUTDOWN_TIMEOUT_MS, 0);
         exporter.setDeadline(deadline);
         await flush(deadline - Date.now());
+        // Past the deadline, the pipeline aborts its request: give its answer a moment to arrive.
+        if (busy) await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 100))]);
+        // Whatever is still buffered or in flight will not be delivered.
+        const lost = buffer.discard();
+        if (lost > 0) {
+          stats.failed += lost;
+          warnOnce('shutdown-lost', `shutdown deadline reached: ${lost} record(s) not delivered`);
+        }
         for (const i of instruments) i.removeCallback(i.cb);
         await exporter.close();
       } catch (e) {

@@ -408,8 +408,14 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   // ---- HTTP export with retries ------------------------------------------------------------------
   let deadline = Infinity;
   const wakers = new Set<() => void>();
+  // Aborts requests in flight when the deadline passes.
+  const atDeadline = new AbortController();
+  let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   function setDeadline(d: number): void {
     deadline = Math.min(deadline, d);
+    if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+    deadlineTimer = setTimeout(() => atDeadline.abort(new Error('shutdown deadline reached')), Math.max(0, deadline - Date.now()));
+    deadlineTimer.unref?.(); // in-thread, the pipeline's timers never keep the process alive
     for (const w of wakers) w();
   }
   function sleep(ms: number): Promise<void> {
@@ -420,6 +426,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         resolve();
       };
       const t = setTimeout(done, Math.max(0, Math.min(ms, deadline - Date.now())));
+      t.unref?.();
       wakers.add(done);
     });
   }
@@ -487,7 +494,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
       method: 'POST',
       headers,
       body: payload as Uint8Array<ArrayBuffer>,
-      signal: AbortSignal.timeout(timeout),
+      signal: AbortSignal.any([AbortSignal.timeout(timeout), atDeadline.signal]),
     });
     const body = new Uint8Array(await res.arrayBuffer());
     return { status: res.status, body, ct: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after') };
