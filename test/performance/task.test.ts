@@ -1,0 +1,83 @@
+// The task rule (binary / multiclass / regression) on small hand-made cases, and its overrides.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../collector/store/client.js';
+import { migrate } from '../../collector/store/migrations/index.js';
+import { insertLabels, insertPredictions } from '../../collector/store/writer.js';
+import { PerformanceEngine } from '../../collector/performance/engine.js';
+import type { PredictionRow } from '../../collector/ingest/records.js';
+
+const NOW = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+
+// model -> [prediction, label] pairs
+const CASES: Record<string, [number | string, string][]> = {
+  zero_one: [[1, '1'], [0, '0'], [1, '0'], [0, '1']],
+  only_ones: [[1, '1'], [1, '1']],
+  booleans: [['true', 'true'], ['false', 'true'], ['false', 'false']],
+  strings: [['cat', 'cat'], ['dog', 'cat'], ['bird', 'bird']],
+  small_integers: [[1, '1'], [2, '2'], [3, '1'], [0, '2']],
+  floats: [[1.5, '1.25'], [2, '2.5'], [3.75, '3']],
+  many_integers: Array.from({ length: 30 }, (_, i): [number, string] => [i, String(i + 1)]),
+  yes_no: [['yes', 'yes'], ['no', 'yes'], ['no', 'no'], ['yes', 'no']],
+};
+
+describe('task rule', () => {
+  let store: Store;
+  let engine: PerformanceEngine;
+
+  beforeAll(async () => {
+    store = await openStore({ dataDir: join(mkdtempSync(join(tmpdir(), 'driftwatch-task-')), 'data') });
+    await migrate(store.client, { retentionDays: 30 });
+    engine = new PerformanceEngine(store.client, { models: { yes_no: { positive: 'yes' } } });
+    for (const [model, pairs] of Object.entries(CASES)) {
+      const rows: PredictionRow[] = pairs.map(([p], i) => ({
+        model, version: 'v1', ts: NOW + i, id: `${model}-${i}`, prediction: String(p), predictionNum: typeof p === 'number' ? p : NaN,
+        score: NaN, latencyMs: NaN, num: {}, cat: {}, segment: {},
+      }));
+      await insertPredictions(store.client, rows);
+      await insertLabels(store.client, pairs.map(([, l], i) => ({ model, id: `${model}-${i}`, ts: NOW + 1000 + i, label: l })));
+    }
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  const run = (model: string, extra: { task?: 'binary' | 'multiclass' | 'regression'; positive?: string } = {}) =>
+    engine.computeVersion({ model, version: 'v1', windowMs: 60_000, range: { fromMs: NOW, toMs: NOW + 1000 }, ...extra });
+
+  it.each([
+    ['zero_one', 'binary', '1'],
+    ['only_ones', 'binary', '1'],
+    ['booleans', 'binary', 'true'],
+    ['strings', 'multiclass', null],
+    ['small_integers', 'multiclass', null],
+    ['floats', 'regression', null],
+    ['many_integers', 'regression', null],
+    ['yes_no', 'binary', 'yes'], // positive class from the per-model setting
+  ])('%s -> %s', async (model, task, positive) => {
+    const r = (await run(model))!;
+    expect(r.task).toBe(task);
+    expect(r.positive_class).toBe(positive);
+    expect(r.task_source).toBe('detected');
+  });
+
+  it('a configured task or positive class wins', async () => {
+    const r = (await run('small_integers', { task: 'regression' }))!;
+    expect(r).toMatchObject({ task: 'regression', task_source: 'configured' });
+    // MAE of |1-1|, |2-2|, |1-3|, |2-0| = 1
+    expect(r.segments[0].metrics.find((m) => m.metric === 'mae')!.value).toBe(1);
+    const b = (await run('strings', { task: 'binary', positive: 'cat' }))!;
+    expect(b).toMatchObject({ task: 'binary', positive_class: 'cat' });
+    // y = [1, 1, 0], yhat = [1, 0, 0]: precision 1, recall 1/2
+    const m = Object.fromEntries(b.segments[0].metrics.map((x) => [x.metric, x.value]));
+    expect(m).toMatchObject({ accuracy: 2 / 3, precision: 1, recall: 0.5, f1: 2 / 3, roc_auc: null, log_loss: null, brier: null });
+  });
+
+  it('booleans: accuracy by hand', async () => {
+    const m = Object.fromEntries((await run('booleans'))!.segments[0].metrics.map((x) => [x.metric, x.value]));
+    // y = [1, 1, 0], yhat = [1, 0, 0]
+    expect(m).toMatchObject({ accuracy: 2 / 3, precision: 1, recall: 0.5 });
+  });
+});
