@@ -139,6 +139,6 @@ describe('alert names', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rules-dup-'));
     writeFileSync(join(dir, 'one.yaml'), `groups:\n${group('a')}`);
     writeFileSync(join(dir, 'two.yaml'), `groups:\n${group('b')}`);
-    expect(() => loadRules(dir)).toThrow(`${dir}/two.yaml:3:16: alert: duplicate alert name "Same" (also at ${dir}/one.yaml:3:16); alert names are unique across rule files`);
+    expect(() => loadRules(dir)).toThrow(`${dir}/two.yaml:4:16: alert: duplicate alert name "Same" (also at ${dir}/one.yaml:4:16); alert names are unique across rule files`);
   });
 });
