@@ -57,7 +57,10 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   await drift.loadBaselines();
   // Realized and estimated performance; every computation updates the performance gauges.
   const performanceGauges = new PerformanceGauges();
-  const performance = new PerformanceEngine(store.client, { onResult: (r) => telemetry.setPerformance(performanceGauges.update(r)) });
+  const performance = new PerformanceEngine(store.client, {
+    onResult: (r) => telemetry.setPerformance(performanceGauges.update(r)),
+    onError: (e, v) => log('performance_failed', { ...v, error: e.message }),
+  });
 
   const dispatcher = createDispatcher({
     receivers: rules.receivers,
@@ -133,6 +136,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   const url = `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
   ready = true;
   evaluator.start();
+  performance.start(); // every model version over the last hour, each minute
   if ((config.apiKeys ?? []).length === 0) {
     log('auth_disabled', { warning: `NO API KEYS CONFIGURED: anyone who can reach ${url} may read and write every model. Listening on loopback only; set DRIFTWATCH_API_KEYS to open it up.` });
   }
@@ -158,6 +162,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
         ready = false;
         await new Promise<void>((r) => server.close(() => r()));
         await evaluator.stop();
+        await performance.stop();
         silences.stop();
         await writer.close();
         await dispatcher.drain();

@@ -95,6 +95,8 @@ export interface PerformanceOptions {
   /** Live results younger than this are served from memory (several rules share one computation). */
   cacheMs?: number;
   onResult?: (r: VersionPerformance) => void;
+  /** Called when a scheduled computation fails (the schedule carries on). */
+  onError?: (e: Error, version: { model: string; version: string }) => void;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -107,7 +109,38 @@ export class PerformanceEngine {
   private cache = new Map<string, { at: number; result: Promise<VersionPerformance | undefined> }>();
   private tasks = new Map<string, { at: number; task: TaskChoice }>();
 
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
   constructor(private readonly client: ClickHouseClient, private readonly o: PerformanceOptions = {}) {}
+
+  /**
+   * Computes every model version's performance over `windowMs` every `intervalMs` (first run after
+   * one interval), so the gauges stay current without API calls or rules. One run at a time.
+   */
+  start(windowMs = 3_600_000, intervalMs = 60_000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = (async () => {
+        for (const v of await this.versions().catch(() => [])) {
+          if (!this.timer) return;
+          try {
+            await this.computeVersion({ ...v, windowMs });
+          } catch (e) {
+            this.o.onError?.(e as Error, v);
+          }
+        }
+      })().finally(() => (this.running = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
 
   versions(model?: string): Promise<{ model: string; version: string }[]> {
     return modelVersions(this.client, model);

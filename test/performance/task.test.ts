@@ -75,6 +75,19 @@ describe('task rule', () => {
     expect(m).toMatchObject({ accuracy: 2 / 3, precision: 1, recall: 0.5, f1: 2 / 3, roc_auc: null, log_loss: null, brier: null });
   });
 
+  it('the schedule computes every version and reports each result', async () => {
+    const seen = new Set<string>();
+    const scheduled = new PerformanceEngine(store.client, { onResult: (r) => seen.add(r.model) });
+    scheduled.start(3_600_000, 100);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (seen.size < Object.keys(CASES).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await scheduled.stop();
+    }
+    expect([...seen].sort()).toEqual(Object.keys(CASES).sort());
+  });
+
   it('booleans: accuracy by hand', async () => {
     const m = Object.fromEntries((await run('booleans'))!.segments[0].metrics.map((x) => [x.metric, x.value]));
     // y = [1, 1, 0], yhat = [1, 0, 0]
