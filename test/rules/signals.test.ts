@@ -1,0 +1,114 @@
+// The signals the collector computes for rules, on the embedded ClickHouse with real data: drift
+// signals (feature, dataset share, prediction) from the live drift engine, and volume / no_data
+// from counts of the predictions table.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSignalSource, driftSamples } from '../../collector/signals.js';
+import { LiveDrift } from '../../collector/drift/live.js';
+import { openStore, type Store } from '../../collector/store/client.js';
+import { migrate } from '../../collector/store/migrations/index.js';
+import { insertPredictions } from '../../collector/store/writer.js';
+import type { PredictionRow } from '../../collector/ingest/records.js';
+import type { DriftReport } from '../../collector/drift/report.js';
+import { parseRuleFile, type Rule } from '../../rules/engine/load.js';
+import { LIVE_SIGNALS } from '../../rules/engine/schema.js';
+import type { Sample } from '../../rules/engine/evaluator.js';
+
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+
+function rule(body: string): Rule {
+  return parseRuleFile('r.yaml', `groups:\n  - name: g\n    rules:\n      - alert: A\n        condition: "> 0"\n${body.split('\n').map((l) => `        ${l}`).join('\n')}\n`, {}).groups[0].rules[0];
+}
+
+// A deterministic generator (mulberry32) so the drift verdicts do not depend on luck.
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rows(model: string, version: string, n: number, fromMs: number, toMs: number, shift: boolean, seed: number): PredictionRow[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const score = shift ? 0.5 + 0.5 * r() : 0.6 * r();
+    return {
+      model, version, ts: fromMs + Math.floor(((toMs - fromMs) * i) / n), id: `${model}-${version}-${seed}-${i}`,
+      prediction: score > 0.5 ? '1' : '0', predictionNum: score > 0.5 ? 1 : 0, score, latencyMs: 5,
+      num: { income: 50_000 * (shift ? 1.8 : 1) * (0.5 + r()), age: 20 + 50 * r() },
+      cat: {}, segment: {},
+    };
+  });
+}
+
+const byLabels = (s: Sample[]) => Object.fromEntries(s.map((x) => [Object.values(x.labels).join('/'), x.value]));
+
+describe('signals on ClickHouse', () => {
+  let store: Store;
+  let drift: LiveDrift;
+
+  beforeAll(async () => {
+    store = await openStore({ dataDir: join(mkdtempSync(join(tmpdir(), 'signals-')), 'data') });
+    await migrate(store.client, { retentionDays: 30 });
+    const h = 3_600_000;
+    await insertPredictions(store.client, [
+      ...rows('credit-risk', 'v1', 1000, NOW - 2 * h, NOW - h, false, 1), // baseline
+      ...rows('credit-risk', 'v1', 600, NOW - 9 * 60_000, NOW - 1000, true, 2), // drifted current window
+      ...rows('credit-risk', 'v2', 20, NOW - 5 * h, NOW - 4 * h, false, 3), // silent for 4h
+      ...rows('fraud', 'v1', 50, NOW - 5 * 60_000, NOW - 1000, false, 4),
+      ...rows('legacy', 'v0', 10, NOW - 72 * h, NOW - 71 * h, false, 5), // outside the 24h lookback
+    ]);
+    drift = new LiveDrift(store.client, { baselineRows: 1000 });
+    await drift.loadBaselines();
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('computes exactly the live signals, and says so for the others', async () => {
+    const src = createSignalSource(drift, store.client);
+    expect([...LIVE_SIGNALS].sort()).toEqual(['dataset_drift_share', 'feature_drift', 'no_data', 'prediction_drift', 'volume']);
+    const fake = { ...rule('signal: volume'), signal: 'latency_percentile' as const };
+    await expect(src.query(fake, NOW)).rejects.toThrow('signal latency_percentile is not available yet');
+  });
+
+  it('volume: predictions per model version in the window, 0 for versions silent within lookback', async () => {
+    const src = createSignalSource(drift, store.client);
+    expect(byLabels(await src.query(rule('signal: volume\nwindow: 10m'), NOW))).toEqual({ 'credit-risk/v1': 600, 'credit-risk/v2': 0, 'fraud/v1': 50 });
+    expect(byLabels(await src.query(rule('signal: volume\nwindow: 10m\nmodels: ["credit-*"]\nlookback: 1h'), NOW))).toEqual({ 'credit-risk/v1': 600 });
+  });
+
+  it('no_data: 1 for a model that sent nothing in the window, per model', async () => {
+    const src = createSignalSource(drift, store.client);
+    expect(byLabels(await src.query(rule('signal: no_data\nwindow: 10m'), NOW))).toEqual({ 'credit-risk': 0, fraud: 0 });
+    expect(byLabels(await src.query(rule('signal: no_data\nwindow: 10m'), NOW + 30 * 60_000))).toEqual({ 'credit-risk': 1, fraud: 1 });
+  });
+
+  it('feature_drift, dataset_drift_share and prediction_drift from one drift report', async () => {
+    const src = createSignalSource(drift, store.client);
+    const features = byLabels(await src.query(rule('signal: feature_drift\nmethod: psi\nwindow: 10m'), NOW));
+    expect(Object.keys(features).sort()).toEqual(['credit-risk/v1/age/psi', 'credit-risk/v1/income/psi']);
+    expect(features['credit-risk/v1/income/psi']).toBeGreaterThan(0.5);
+    expect(features['credit-risk/v1/age/psi']).toBeLessThan(0.1);
+    const share = await src.query(rule('signal: dataset_drift_share\nmethod: psi\nwindow: 10m'), NOW);
+    expect(share).toEqual([{ labels: { model: 'credit-risk', version: 'v1', method: 'psi' }, value: 0.5 }]);
+    expect((await src.query(rule('signal: dataset_drift_share\nmethod: psi\nwindow: 10m\nfeatures: [income]'), NOW))[0].value).toBe(1);
+    const outputs = byLabels(await src.query(rule('signal: prediction_drift\nmethod: psi\nwindow: 10m'), NOW));
+    expect(Object.keys(outputs).sort()).toEqual(['credit-risk/v1/prediction/psi', 'credit-risk/v1/score/psi']);
+    expect(outputs['credit-risk/v1/score/psi']).toBeGreaterThan(0.5);
+    expect(Object.keys(byLabels(await src.query(rule('signal: prediction_drift\nmethod: psi\nwindow: 10m\noutputs: [score]'), NOW)))).toEqual(['credit-risk/v1/score/psi']);
+  });
+
+  it('keeps outputs out of feature and dataset signals', () => {
+    const col = (column: string, drift: boolean, statistic: number) => ({ column, type: 'numerical' as const, method: 'psi' as const, statistic, p_value: null, threshold: 0.1, drift, reference_missing: 0, current_missing: 0 });
+    const report = { reference_rows: 10, current_rows: 10, drift_share: 0.5, drifted_columns: 3, dataset_drift: true, columns: [col('a', true, 0.3), col('b', false, 0.01), col('c', false, 0.02), col('@score', true, 0.9), col('@prediction', true, 0.8)] };
+    const r = { model: 'm', version: 'v', report: report as unknown as DriftReport };
+    expect(driftSamples(rule('signal: feature_drift'), r).map((s) => s.labels.feature)).toEqual(['a', 'b', 'c']);
+    expect(driftSamples(rule('signal: dataset_drift_share'), r)[0].value).toBeCloseTo(1 / 3, 12);
+    expect(driftSamples(rule('signal: prediction_drift\noutputs: [prediction]'), r)).toEqual([{ labels: { model: 'm', version: 'v', output: 'prediction', method: 'psi' }, value: 0.8 }]);
+  });
+});
