@@ -1,10 +1,12 @@
-// OTLP logs -> prediction and label rows. Both encodings are brought to the OTLP/JSON shape first
-// (protobuf via protobufjs' toObject), so validation is written once. A bad record is rejected with
-// the path of the offending field; the rest of its batch is kept (OTLP partial success).
+// OTLP logs -> prediction and label rows. Two front ends bring a request to the same small "record
+// view" (event name, timestamps, typed attribute values): OTLP/JSON here, protobuf in
+// otlp-logs-protobuf.ts (a direct wire reader, no intermediate message objects). The rules for turning
+// a record into a row, and for rejecting it, are written once, in `recordToRow`. A bad record is
+// rejected with the path of the offending field; the rest of its batch is kept (OTLP partial success).
 import { ExportLogsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';
-import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type ExportLogsServiceRequest as Req, type KeyValue, type LogRecord } from '../../otlp/types.js';
+import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type ExportLogsServiceRequest as Req, type KeyValue } from '../../otlp/types.js';
 import { BadRequest, type Encoding } from './body.js';
-import type { DecodedBatch, LabelRow, PredictionRow } from './records.js';
+import type { DecodedBatch, PredictionRow } from './records.js';
 
 export interface Limits {
   maxFeatures: number;
@@ -12,6 +14,29 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096 };
+
+/** An attribute value as the validator sees it, whatever the encoding. */
+export type AttrVal =
+  | { kind: 'number'; v: number }
+  | { kind: 'string'; v: string }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; reason: string };
+
+export type Attrs = Map<string, AttrVal>;
+
+export interface RecordView {
+  eventName: string;
+  timeMs?: number;
+  observedMs?: number;
+  attrs: Attrs;
+}
+
+/** A field error inside one record: rejects that record only. */
+export class FieldError extends Error {
+  constructor(readonly field: string, reason: string) {
+    super(reason);
+  }
+}
 
 export function parseLogsRequest(body: Uint8Array, encoding: Encoding): Req {
   if (encoding === 'json') {
@@ -35,122 +60,90 @@ export function parseLogsRequest(body: Uint8Array, encoding: Encoding): Req {
   }
 }
 
-/** A field error inside one record: rejects that record only. */
-class FieldError extends Error {
-  constructor(readonly field: string, reason: string) {
-    super(reason);
+// --- the OTLP/JSON front end ---------------------------------------------------------------
+
+// Proto3 JSON writes 64-bit ints as strings and non-finite doubles as "NaN"/"Infinity"/"-Infinity".
+function jsonNumber(v: unknown, kind: string): AttrVal {
+  if (typeof v === 'number') return { kind: 'number', v };
+  if (typeof v === 'string') {
+    if (v === 'NaN') return { kind: 'number', v: NaN };
+    if (v === 'Infinity') return { kind: 'number', v: Infinity };
+    if (v === '-Infinity') return { kind: 'number', v: -Infinity };
+    const n = Number(v);
+    if (v.trim() !== '' && !Number.isNaN(n)) return { kind: 'number', v: n };
   }
+  return { kind: 'invalid', reason: `${kind} must be a number, got ${JSON.stringify(v)?.slice(0, 40)}` };
 }
 
-type Scalar = { kind: 'number'; v: number } | { kind: 'string'; v: string } | { kind: 'missing' };
-
-function scalar(value: AnyValue | undefined, field: string, limits: Limits): Scalar {
+export function jsonValue(value: AnyValue | undefined): AttrVal {
   if (value === undefined || value === null || typeof value !== 'object') return { kind: 'missing' };
   if (value.stringValue !== undefined) {
-    if (typeof value.stringValue !== 'string') throw new FieldError(field, 'stringValue must be a string');
-    if (Buffer.byteLength(value.stringValue) > limits.maxStringBytes) {
-      throw new FieldError(field, `string longer than ${limits.maxStringBytes} bytes`);
-    }
-    return { kind: 'string', v: value.stringValue };
+    return typeof value.stringValue === 'string' ? { kind: 'string', v: value.stringValue } : { kind: 'invalid', reason: 'stringValue must be a string' };
   }
-  if (value.doubleValue !== undefined) return { kind: 'number', v: toNumber(value.doubleValue, field, 'doubleValue') };
-  if (value.intValue !== undefined) return { kind: 'number', v: toNumber(value.intValue, field, 'intValue') };
+  if (value.doubleValue !== undefined) return jsonNumber(value.doubleValue, 'doubleValue');
+  if (value.intValue !== undefined) return jsonNumber(value.intValue, 'intValue');
   if (value.boolValue !== undefined) {
-    if (typeof value.boolValue !== 'boolean') throw new FieldError(field, 'boolValue must be a boolean');
-    return { kind: 'string', v: String(value.boolValue) };
+    return typeof value.boolValue === 'boolean' ? { kind: 'string', v: String(value.boolValue) } : { kind: 'invalid', reason: 'boolValue must be a boolean' };
   }
-  if (value.arrayValue !== undefined) throw new FieldError(field, 'array values are not supported here');
-  if (value.kvlistValue !== undefined) throw new FieldError(field, 'key-value lists are not supported here');
-  if (value.bytesValue !== undefined) throw new FieldError(field, 'bytes values are not supported here');
+  if (value.arrayValue !== undefined) return UNSUPPORTED.array;
+  if (value.kvlistValue !== undefined) return UNSUPPORTED.kvlist;
+  if (value.bytesValue !== undefined) return UNSUPPORTED.bytes;
   return { kind: 'missing' };
 }
 
-// Proto3 JSON writes 64-bit ints as strings and non-finite doubles as "NaN"/"Infinity"/"-Infinity".
-function toNumber(v: unknown, field: string, kind: string): number {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'string') {
-    if (v === 'NaN') return NaN;
-    if (v === 'Infinity') return Infinity;
-    if (v === '-Infinity') return -Infinity;
-    const n = Number(v);
-    if (v.trim() !== '' && !Number.isNaN(n)) return n;
-  }
-  throw new FieldError(field, `${kind} must be a number, got ${JSON.stringify(v)?.slice(0, 40)}`);
-}
+export const UNSUPPORTED = {
+  array: { kind: 'invalid', reason: 'array values are not supported here' },
+  kvlist: { kind: 'invalid', reason: 'key-value lists are not supported here' },
+  bytes: { kind: 'invalid', reason: 'bytes values are not supported here' },
+} as const satisfies Record<string, AttrVal>;
 
-function nanosToMillis(v: string | number | undefined): number | undefined {
-  if (v === undefined || v === null || v === '' || v === '0' || v === 0) return undefined;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n)) return undefined;
-  return Math.floor(n / 1e6);
-}
-
-let idCounter = 0;
-const idPrefix = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-function generatedId(): string {
-  return `${idPrefix}-${(idCounter++).toString(36)}`;
-}
-
-function attrMap(attrs: KeyValue[] | undefined, where: string): Map<string, { value: AnyValue | undefined; path: string }> {
-  const m = new Map<string, { value: AnyValue | undefined; path: string }>();
+function jsonAttrs(attrs: KeyValue[] | undefined, where: string): Attrs {
+  const m: Attrs = new Map();
   if (attrs === undefined) return m;
   if (!Array.isArray(attrs)) throw new FieldError(`${where}.attributes`, 'must be an array');
   attrs.forEach((kv, i) => {
     if (!kv || typeof kv.key !== 'string') throw new FieldError(`${where}.attributes[${i}].key`, 'must be a string');
-    m.set(kv.key, { value: kv.value, path: `${where}.attributes["${kv.key}"]` });
+    m.set(kv.key, jsonValue(kv.value));
   });
   return m;
 }
 
-function str(m: ReturnType<typeof attrMap>, key: string, limits: Limits): string | undefined {
-  const a = m.get(key);
-  if (!a) return undefined;
-  const s = scalar(a.value, a.path, limits);
-  if (s.kind === 'missing') return undefined;
-  if (s.kind === 'number') return String(s.v);
-  return s.v;
+function jsonNanosToMs(v: string | number | undefined): number | undefined {
+  if (v === undefined || v === null || v === '' || v === '0' || v === 0) return undefined;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n / 1e6) : undefined;
 }
 
-function num(m: ReturnType<typeof attrMap>, key: string, limits: Limits): number {
-  const a = m.get(key);
-  if (!a) return NaN;
-  const s = scalar(a.value, a.path, limits);
-  if (s.kind === 'missing') return NaN;
-  if (s.kind === 'string') throw new FieldError(a.path, 'must be a number');
-  return s.v;
-}
-
-function eventName(rec: LogRecord, attrs: ReturnType<typeof attrMap>, limits: Limits): string | undefined {
-  if (typeof rec.eventName === 'string' && rec.eventName !== '') return rec.eventName;
-  // Older SDKs carry the event name as an attribute.
-  return str(attrs, 'event.name', limits);
-}
-
-/** Validates and converts every record; never throws for a single bad record. */
+/** Validates and converts every record of an OTLP/JSON-shaped request; never throws for a single bad record. */
 export function decodeLogs(req: Req, limits: Limits = DEFAULT_LIMITS, now = Date.now()): DecodedBatch {
   const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
-  const resourceLogs = req.resourceLogs ?? [];
-  resourceLogs.forEach((rl, ri) => {
+  (req.resourceLogs ?? []).forEach((rl, ri) => {
     const rPath = `resourceLogs[${ri}]`;
-    let resource: ReturnType<typeof attrMap>;
+    const scopeLogs = Array.isArray(rl?.scopeLogs) ? rl.scopeLogs : [];
+    let resource: Attrs;
     try {
-      resource = attrMap(rl?.resource?.attributes, `${rPath}.resource`);
+      resource = jsonAttrs(rl?.resource?.attributes, `${rPath}.resource`);
     } catch (e) {
-      const fe = e as FieldError;
-      const count = (rl?.scopeLogs ?? []).reduce((n, s) => n + (s?.logRecords?.length ?? 0), 0);
-      for (let i = 0; i < Math.max(count, 1); i++) out.rejected.push({ path: fe.field, reason: fe.message });
+      const count = scopeLogs.reduce((n, s) => n + (Array.isArray(s?.logRecords) ? s.logRecords.length : 0), 0);
+      for (let i = 0; i < Math.max(count, 1); i++) out.rejected.push({ path: (e as FieldError).field, reason: (e as Error).message });
       return;
     }
-    const scopeLogs = Array.isArray(rl?.scopeLogs) ? rl.scopeLogs : [];
     scopeLogs.forEach((sl, si) => {
       const records = Array.isArray(sl?.logRecords) ? sl.logRecords : [];
       records.forEach((rec, li) => {
         const path = `${rPath}.scopeLogs[${si}].logRecords[${li}]`;
         try {
-          decodeRecord(rec, path, resource, limits, now, out);
+          if (rec === null || typeof rec !== 'object') throw new FieldError(path, 'must be an object');
+          const attrs = jsonAttrs(rec.attributes, path);
+          const view: RecordView = {
+            eventName: typeof rec.eventName === 'string' ? rec.eventName : '',
+            timeMs: jsonNanosToMs(rec.timeUnixNano),
+            observedMs: jsonNanosToMs(rec.observedTimeUnixNano),
+            attrs,
+          };
+          recordToRow(view, path, resource, limits, now, out);
         } catch (e) {
-          if (e instanceof FieldError) out.rejected.push({ path: e.field, reason: e.message });
-          else out.rejected.push({ path, reason: (e as Error).message });
+          out.rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path, reason: (e as Error).message });
         }
       });
     });
@@ -158,66 +151,98 @@ export function decodeLogs(req: Req, limits: Limits = DEFAULT_LIMITS, now = Date
   return out;
 }
 
-function decodeRecord(
-  rec: LogRecord,
-  path: string,
-  resource: ReturnType<typeof attrMap>,
-  limits: Limits,
-  now: number,
-  out: DecodedBatch,
-): void {
-  if (rec === null || typeof rec !== 'object') throw new FieldError(path, 'must be an object');
-  const attrs = attrMap(rec.attributes, path);
-  const get = (key: string) => str(attrs, key, limits) ?? str(resource, key, limits);
-  const event = eventName(rec, attrs, limits);
+// --- shared: one record view -> one row ----------------------------------------------------
+
+let idCounter = 0;
+const idPrefix = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+function generatedId(): string {
+  return `${idPrefix}-${(idCounter++).toString(36)}`;
+}
+
+function attrPath(path: string, key: string): string {
+  return `${path}.attributes["${key}"]`;
+}
+
+function checked(v: AttrVal, field: string, limits: Limits): AttrVal {
+  if (v.kind === 'invalid') throw new FieldError(field, v.reason);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings skip the byte count.
+  if (v.kind === 'string' && v.v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v.v) > limits.maxStringBytes) {
+    throw new FieldError(field, `string longer than ${limits.maxStringBytes} bytes`);
+  }
+  return v;
+}
+
+function text(attrs: Attrs, key: string, path: string, limits: Limits): string | undefined {
+  const v = attrs.get(key);
+  if (!v) return undefined;
+  const c = checked(v, attrPath(path, key), limits);
+  if (c.kind === 'missing') return undefined;
+  return c.kind === 'number' ? String(c.v) : (c as { v: string }).v;
+}
+
+function number(attrs: Attrs, key: string, path: string, limits: Limits): number {
+  const v = attrs.get(key);
+  if (!v) return NaN;
+  const c = checked(v, attrPath(path, key), limits);
+  if (c.kind === 'missing') return NaN;
+  if (c.kind === 'string') throw new FieldError(attrPath(path, key), 'must be a number');
+  return (c as { v: number }).v;
+}
+
+export function recordToRow(view: RecordView, path: string, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
+  const { attrs } = view;
+  // Record attributes win over the resource's; the resource's errors point at the resource.
+  const get = (key: string) => text(attrs, key, path, limits) ?? text(resource, key, path.replace(/\.scopeLogs.*$/, '.resource'), limits);
+  // Older SDKs carry the event name as an attribute.
+  const event = view.eventName !== '' ? view.eventName : text(attrs, 'event.name', path, limits);
   if (event !== EVENT_PREDICTION && event !== EVENT_LABEL) {
     throw new FieldError(`${path}.eventName`, `must be "${EVENT_PREDICTION}" or "${EVENT_LABEL}", got ${JSON.stringify(event ?? '')}`);
   }
   const model = get(ATTR.model);
-  if (!model) throw new FieldError(`${path}.attributes["${ATTR.model}"]`, 'missing (set it on the record or the resource)');
-  const ts = nanosToMillis(rec.timeUnixNano) ?? nanosToMillis(rec.observedTimeUnixNano) ?? now;
+  if (!model) throw new FieldError(attrPath(path, ATTR.model), 'missing (set it on the record or the resource)');
+  const ts = view.timeMs ?? view.observedMs ?? now;
 
   if (event === EVENT_LABEL) {
     const id = get(ATTR.id);
-    if (!id) throw new FieldError(`${path}.attributes["${ATTR.id}"]`, 'missing: a label must name the prediction it belongs to');
-    const label = str(attrs, ATTR.label, limits);
-    if (label === undefined) throw new FieldError(`${path}.attributes["${ATTR.label}"]`, 'missing');
-    const row: LabelRow = { model, id, ts, label };
-    out.labels.push(row);
+    if (!id) throw new FieldError(attrPath(path, ATTR.id), 'missing: a label must name the prediction it belongs to');
+    const label = text(attrs, ATTR.label, path, limits);
+    if (label === undefined) throw new FieldError(attrPath(path, ATTR.label), 'missing');
+    out.labels.push({ model, id, ts, label });
     return;
   }
 
-  const predAttr = attrs.get(ATTR.prediction);
-  if (!predAttr) throw new FieldError(`${path}.attributes["${ATTR.prediction}"]`, 'missing');
-  const pred = scalar(predAttr.value, predAttr.path, limits);
-  if (pred.kind === 'missing') throw new FieldError(predAttr.path, 'missing value');
+  const predVal = attrs.get(ATTR.prediction);
+  if (!predVal) throw new FieldError(attrPath(path, ATTR.prediction), 'missing');
+  const pred = checked(predVal, attrPath(path, ATTR.prediction), limits);
+  if (pred.kind === 'missing') throw new FieldError(attrPath(path, ATTR.prediction), 'missing value');
+  const p = pred as { kind: 'number'; v: number } | { kind: 'string'; v: string };
 
   const row: PredictionRow = {
     model,
     version: get(ATTR.version) ?? 'unversioned',
     ts,
     id: get(ATTR.id) ?? generatedId(),
-    prediction: pred.kind === 'number' ? String(pred.v) : pred.v,
-    predictionNum: pred.kind === 'number' ? pred.v : NaN,
-    score: num(attrs, ATTR.score, limits),
-    latencyMs: num(attrs, ATTR.latency, limits),
+    prediction: p.kind === 'number' ? String(p.v) : p.v,
+    predictionNum: p.kind === 'number' ? p.v : NaN,
+    score: number(attrs, ATTR.score, path, limits),
+    latencyMs: number(attrs, ATTR.latency, path, limits),
     num: {},
     cat: {},
     segment: {},
   };
   let features = 0;
-  for (const [key, a] of attrs) {
+  for (const [key, v] of attrs) {
     if (key.startsWith(ATTR.featurePrefix)) {
       const name = key.slice(ATTR.featurePrefix.length);
-      if (name === '') throw new FieldError(a.path, 'feature name is empty');
-      if (++features > limits.maxFeatures) throw new FieldError(a.path, `more than ${limits.maxFeatures} features`);
-      const s = scalar(a.value, a.path, limits);
-      if (s.kind === 'number') row.num[name] = s.v;
-      else if (s.kind === 'string') row.cat[name] = s.v;
+      if (name === '') throw new FieldError(attrPath(path, key), 'feature name is empty');
+      if (++features > limits.maxFeatures) throw new FieldError(attrPath(path, key), `more than ${limits.maxFeatures} features`);
+      const c = checked(v, attrPath(path, key), limits);
+      if (c.kind === 'number') row.num[name] = c.v;
+      else if (c.kind === 'string') row.cat[name] = c.v;
       else row.num[name] = NaN; // missing, type unknown: counted as a missing value
     } else if (key.startsWith(ATTR.segmentPrefix)) {
-      const s = scalar(a.value, a.path, limits);
-      if (s.kind !== 'missing') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(s.v);
+      const c = checked(v, attrPath(path, key), limits);
+      if (c.kind === 'number' || c.kind === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c.v);
     }
   }
   out.predictions.push(row);

@@ -7,6 +7,7 @@ import type protobuf from 'protobufjs';
 import { ExportLogsServiceResponse, ExportMetricsServiceResponse, Status } from '../../otlp/schema.js';
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
+import { decodeLogsProtobuf } from './otlp-logs-protobuf.js';
 import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
 import type { Rejection } from './records.js';
 import { Backpressure, type WriteBatch } from '../store/writer.js';
@@ -32,7 +33,7 @@ interface Signal {
 const LOGS: Signal = {
   name: 'logs',
   decode(body, enc, limits) {
-    const d = decodeLogs(parseLogsRequest(body, enc), limits);
+    const d = enc === 'protobuf' ? decodeLogsProtobuf(body, limits) : decodeLogs(parseLogsRequest(body, enc), limits);
     return { batch: d, accepted: d.predictions.length + d.labels.length, rejected: d.rejected };
   },
   response: ExportLogsServiceResponse,

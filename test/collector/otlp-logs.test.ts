@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeLogs, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
+import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js';
 import { BadRequest } from '../../collector/ingest/body.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import type { ExportLogsServiceRequest as Req } from '../../otlp/types.js';
@@ -98,5 +99,34 @@ describe('OTLP logs decoding', () => {
     const decoded = ExportLogsServiceRequest.decode(encodeRequest(entries, res, 'protobuf'));
     expect(ExportLogsServiceRequest.toObject(decoded, { longs: String })).toMatchObject({ resourceLogs: [{ scopeLogs: [{ logRecords: [{}, {}] }] }] });
     expect(buildRequest(entries, res).resourceLogs[0].scopeLogs[0].logRecords).toHaveLength(2);
+  });
+
+  it('reads protobuf off the wire exactly as the generic decoder does, bad records included', () => {
+    const wrongType = { ...good, attributes: [...good.attributes, kv('ml.prediction.score', { stringValue: 'high' })] };
+    const arrays = { ...good, attributes: [...good.attributes, kv('ml.feature.vec', { arrayValue: { values: [{ doubleValue: 1 }] } })] };
+    const label = { eventName: 'ml.label', timeUnixNano: '1700000000000000000', attributes: [kv('ml.prediction.id', { stringValue: 'p1' }), kv('ml.label.value', { boolValue: true })] };
+    const noModel = { eventName: 'ml.prediction', attributes: [kv('ml.prediction.value', { doubleValue: 1 })] };
+    const legacyEvent = { attributes: [kv('event.name', { stringValue: 'ml.prediction' }), kv('ml.prediction.id', { stringValue: 'legacy' }), kv('ml.prediction.value', { stringValue: 'x' }), kv('ml.model.name', { stringValue: 'rec-level' })] };
+    const req = {
+      resourceLogs: [
+        { resource: { attributes: [kv('ml.model.name', { stringValue: 'm' }), kv('ml.model.version', { intValue: 3 })] }, scopeLogs: [{ logRecords: [good, wrongType, arrays, label] }, { logRecords: [good] }] },
+        { scopeLogs: [{ logRecords: [noModel, legacyEvent, { body: { stringValue: 'x' } }] }] },
+      ],
+    };
+    const bytes = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req)).finish();
+    const now = 1234;
+    const generic = decodeLogs(parseLogsRequest(bytes, 'protobuf'), undefined, now);
+    const direct = decodeLogsProtobuf(bytes, { maxFeatures: 500, maxStringBytes: 4096 }, now);
+    expect(direct).toEqual(generic);
+    expect(direct.predictions.map((p) => p.model)).toEqual(['m', 'm', 'rec-level']);
+    expect(direct.predictions.map((p) => p.version)).toEqual(['3', '3', 'unversioned']);
+    expect(direct.rejected.map((r) => r.path)).toEqual([
+      'resourceLogs[0].scopeLogs[0].logRecords[1].attributes["ml.prediction.score"]',
+      'resourceLogs[0].scopeLogs[0].logRecords[2].attributes["ml.feature.vec"]',
+      'resourceLogs[1].scopeLogs[0].logRecords[0].attributes["ml.model.name"]',
+      'resourceLogs[1].scopeLogs[0].logRecords[2].eventName',
+    ]);
+    expect(direct.labels).toEqual([{ model: 'm', id: 'p1', ts: 1700000000000, label: 'true' }]);
+    expect(() => decodeLogsProtobuf(bytes.subarray(0, bytes.length - 3), { maxFeatures: 500, maxStringBytes: 4096 })).toThrow(BadRequest);
   });
 });

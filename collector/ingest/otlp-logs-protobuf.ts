@@ -1,0 +1,126 @@
+// The protobuf front end of the logs decoder: reads ExportLogsServiceRequest straight off the wire
+// (protobufjs' Reader for varints and strings) into record views, skipping fields it does not use,
+// so no intermediate message objects are built. Field numbers follow opentelemetry-proto v1 (the
+// same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
+import protobuf from 'protobufjs';
+import { BadRequest } from './body.js';
+import { FieldError, recordToRow, UNSUPPORTED, type Attrs, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import type { DecodedBatch } from './records.js';
+
+type Reader = protobuf.Reader;
+const { Reader } = protobuf;
+
+// Long (from protobufjs' fixed64/int64) to a JS number.
+function longToNumber(l: number | { low: number; high: number; unsigned?: boolean }): number {
+  if (typeof l === 'number') return l;
+  return l.unsigned ? (l.high >>> 0) * 4294967296 + (l.low >>> 0) : l.high * 4294967296 + (l.low >>> 0);
+}
+
+function end(r: Reader): number {
+  return r.uint32() + r.pos;
+}
+
+function anyValue(r: Reader, stop: number): AttrVal {
+  let v: AttrVal = { kind: 'missing' };
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: v = { kind: 'string', v: r.string() }; break;
+      case 2: v = { kind: 'string', v: String(r.bool()) }; break;
+      case 3: v = { kind: 'number', v: longToNumber(r.int64() as never) }; break;
+      case 4: v = { kind: 'number', v: r.double() }; break;
+      case 5: r.skipType(tag & 7); v = UNSUPPORTED.array; break;
+      case 6: r.skipType(tag & 7); v = UNSUPPORTED.kvlist; break;
+      case 7: r.skipType(tag & 7); v = UNSUPPORTED.bytes; break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  return v;
+}
+
+function keyValue(r: Reader, stop: number, into: Attrs): void {
+  let key: string | undefined;
+  let value: AttrVal = { kind: 'missing' };
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1) key = r.string();
+    else if (tag >>> 3 === 2) value = anyValue(r, end(r));
+    else r.skipType(tag & 7);
+  }
+  if (key !== undefined) into.set(key, value);
+}
+
+function resource(r: Reader, stop: number): Attrs {
+  const attrs: Attrs = new Map();
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1) keyValue(r, end(r), attrs);
+    else r.skipType(tag & 7);
+  }
+  return attrs;
+}
+
+const nanosToMs = (n: number) => (n > 0 ? Math.floor(n / 1e6) : undefined);
+
+function logRecord(r: Reader, stop: number): RecordView {
+  const view: RecordView = { eventName: '', attrs: new Map() };
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: view.timeMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
+      case 11: view.observedMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
+      case 6: keyValue(r, end(r), view.attrs); break;
+      case 12: view.eventName = r.string(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  return view;
+}
+
+export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): DecodedBatch {
+  const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
+  const r = Reader.create(body);
+  let ri = 0;
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag >>> 3 !== 1) {
+        r.skipType(tag & 7);
+        continue;
+      }
+      const rPath = `resourceLogs[${ri++}]`;
+      const rlEnd = end(r);
+      // Records are read as they come; the resource may follow them on the wire, so rows are
+      // built once the whole ResourceLogs is read.
+      let res: Attrs = new Map();
+      const pending: { view: RecordView; path: string }[] = [];
+      let si = 0;
+      while (r.pos < rlEnd) {
+        const t = r.uint32();
+        if (t >>> 3 === 1) res = resource(r, end(r));
+        else if (t >>> 3 === 2) {
+          const slEnd = end(r);
+          let li = 0;
+          const scopePath = `${rPath}.scopeLogs[${si++}]`;
+          while (r.pos < slEnd) {
+            const u = r.uint32();
+            if (u >>> 3 === 2) pending.push({ view: logRecord(r, end(r)), path: `${scopePath}.logRecords[${li++}]` });
+            else r.skipType(u & 7);
+          }
+        } else r.skipType(t & 7);
+      }
+      for (const { view, path } of pending) {
+        try {
+          recordToRow(view, path, res, limits, now, out);
+        } catch (e) {
+          out.rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path, reason: (e as Error).message });
+        }
+      }
+    }
+    if (r.pos !== r.len) throw new Error('trailing bytes');
+  } catch (e) {
+    if (e instanceof FieldError) throw e;
+    throw new BadRequest(`body is not a valid ExportLogsServiceRequest protobuf: ${(e as Error).message}`);
+  }
+  return out;
+}
