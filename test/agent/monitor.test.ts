@@ -253,7 +253,10 @@ describe('bounds and lifecycle', () => {
     const st = m.stats();
     expect(st.recorded + st.dropped).toBe(sent);
     expect(st.exported + st.failed).toBe(st.recorded);
-    expect(st.exported).toBe(s.accepted().predictions.length);
+    // A batch in flight when the deadline struck is counted failed, though it may have arrived.
+    const arrived = s.accepted().predictions.length;
+    expect(arrived).toBeGreaterThanOrEqual(st.exported);
+    expect(arrived).toBeLessThanOrEqual(st.exported + 200);
     expect(st.queuedBytes).toBe(0);
     // After shutdown: dropped, not thrown.
     expect(() => m.record({ features: { a: 1 }, prediction: 1 })).not.toThrow();
