@@ -5,6 +5,9 @@
 //   feature_drift        one per (model, version, feature): the drift statistic of the method
 //   dataset_drift_share  one per (model, version): drifted features / features (0..1)
 //   prediction_drift     one per (model, version, output): the statistic of @prediction / @score
+//   data_quality         one per (model, version, feature): the current window's share of missing
+//                        values, of values outside the reference range (numerical features) or of
+//                        categories unseen in the reference (categorical features)
 //   volume               one per (model, version): predictions in the window (0 for a version seen
 //                        within `lookback` but silent in the window)
 //   no_data              one per model: 1 when a model seen within `lookback` sent nothing in the
@@ -37,6 +40,16 @@ export function driftSamples(rule: Rule, r: Pick<LiveDriftResult, 'model' | 'ver
         .filter((c) => outputs.includes(c.column))
         .map((c) => ({ labels: { ...base, output: c.column.slice(1), method: c.method }, value: c.statistic }));
     }
+    case 'data_quality': {
+      const out: Sample[] = [];
+      for (const c of features) {
+        const q = c.quality;
+        const v = rule.check === 'missing_share' ? q?.current_missing_share : rule.check === 'out_of_range_share' ? q?.out_of_range_share : q?.unseen_share;
+        // A check that does not apply to the column's type (null) yields no sample.
+        if (v !== null && v !== undefined) out.push({ labels: { ...base, feature: c.column, check: rule.check! }, value: v });
+      }
+      return out;
+    }
     default:
       return [];
   }
@@ -63,7 +76,8 @@ export function createSignalSource(drift: LiveDrift, client?: ClickHouseClient):
       switch (rule.signal) {
         case 'feature_drift':
         case 'dataset_drift_share':
-        case 'prediction_drift': {
+        case 'prediction_drift':
+        case 'data_quality': {
           await drift.ensureBaselines();
           const out: Sample[] = [];
           for (const b of drift.versions()) {

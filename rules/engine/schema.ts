@@ -34,7 +34,7 @@ export type Signal = (typeof SIGNALS)[number];
  * The signals the collector computes today (collector/signals.ts). A rule on any other signal is
  * rejected when its file is loaded, rather than accepted and silently never firing.
  */
-export const LIVE_SIGNALS: readonly Signal[] = ['feature_drift', 'dataset_drift_share', 'prediction_drift', 'volume', 'no_data'];
+export const LIVE_SIGNALS: readonly Signal[] = ['feature_drift', 'dataset_drift_share', 'prediction_drift', 'data_quality', 'volume', 'no_data'];
 
 export const METHODS = ['ks', 'wasserstein', 'psi', 'kl', 'jensenshannon', 'hellinger', 'tvd', 'linf', 'chisquare', 'auto'] as const;
 export const QUALITY_CHECKS = ['missing_share', 'out_of_range_share', 'new_category_share'] as const;

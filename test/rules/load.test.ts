@@ -65,14 +65,15 @@ describe('signals, receivers and silences in rule files', () => {
 ${extra}`;
 
   it('rejects signals the collector does not compute yet, at the signal, naming the live ones', () => {
-    for (const s of ['data_quality', 'metric', 'metric_drop', 'estimated_metric', 'latency_percentile']) {
-      const need = { data_quality: 'check: missing_share', latency_percentile: 'percentile: 99' }[s as string] ?? 'metric: accuracy';
+    for (const s of ['metric', 'metric_drop', 'estimated_metric', 'latency_percentile']) {
+      const need = s === 'latency_percentile' ? 'percentile: 99' : 'metric: accuracy';
       const p = problems(rule(s, `        ${need}\n`));
       expect(p).toEqual([
-        `r.yaml:5:17: groups[0].rules[0].signal: ${s} is not available yet: the collector does not compute it in this version (available: feature_drift, dataset_drift_share, prediction_drift, volume, no_data)`,
+        `r.yaml:5:17: groups[0].rules[0].signal: ${s} is not available yet: the collector does not compute it in this version (available: feature_drift, dataset_drift_share, prediction_drift, data_quality, volume, no_data)`,
       ]);
     }
     for (const s of ['feature_drift', 'dataset_drift_share', 'prediction_drift', 'volume', 'no_data']) expect(problems(rule(s))).toEqual([]);
+    expect(problems(rule('data_quality', '        check: out_of_range_share\n'))).toEqual([]);
   });
 
   it('checks each signal\'s parameters', () => {

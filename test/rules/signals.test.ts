@@ -71,7 +71,7 @@ describe('signals on ClickHouse', () => {
 
   it('computes exactly the live signals, and says so for the others', async () => {
     const src = createSignalSource(drift, store.client);
-    expect([...LIVE_SIGNALS].sort()).toEqual(['dataset_drift_share', 'feature_drift', 'no_data', 'prediction_drift', 'volume']);
+    expect([...LIVE_SIGNALS].sort()).toEqual(['data_quality', 'dataset_drift_share', 'feature_drift', 'no_data', 'prediction_drift', 'volume']);
     const fake = { ...rule('signal: volume'), signal: 'latency_percentile' as const };
     await expect(src.query(fake, NOW)).rejects.toThrow('signal latency_percentile is not available yet');
   });
@@ -101,6 +101,18 @@ describe('signals on ClickHouse', () => {
     expect(Object.keys(outputs).sort()).toEqual(['credit-risk/v1/prediction/psi', 'credit-risk/v1/score/psi']);
     expect(outputs['credit-risk/v1/score/psi']).toBeGreaterThan(0.5);
     expect(Object.keys(byLabels(await src.query(rule('signal: prediction_drift\nmethod: psi\nwindow: 10m\noutputs: [score]'), NOW)))).toEqual(['credit-risk/v1/score/psi']);
+  });
+
+  it('data_quality: shares of missing and out-of-range values in the current window', async () => {
+    const src = createSignalSource(drift, store.client);
+    const missing = byLabels(await src.query(rule('signal: data_quality\ncheck: missing_share\nwindow: 10m'), NOW));
+    expect(missing).toEqual({ 'credit-risk/v1/age/missing_share': 0, 'credit-risk/v1/income/missing_share': 0 });
+    const outside = byLabels(await src.query(rule('signal: data_quality\ncheck: out_of_range_share\nwindow: 10m'), NOW));
+    // income x1.8 of U(0.5, 1.5) x 50k against a reference up to 75k: about 70% of values lie beyond it.
+    expect(outside['credit-risk/v1/income/out_of_range_share']).toBeGreaterThan(0.6);
+    expect(outside['credit-risk/v1/age/out_of_range_share']).toBeLessThan(0.02);
+    // A categorical-only check yields nothing for numerical features.
+    expect(await src.query(rule('signal: data_quality\ncheck: new_category_share\nwindow: 10m'), NOW)).toEqual([]);
   });
 
   it('keeps outputs out of feature and dataset signals', () => {
