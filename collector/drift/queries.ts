@@ -47,22 +47,31 @@ export function numericSummarySql(sql: string): string {
   GROUP BY col`;
 }
 
+// Floats as order-preserving unsigned integers: x >= +0 gets its sign bit set, x < 0 all bits
+// flipped; -0 is folded into +0 first (v + 0.). Unsigned order then equals numeric order.
+const SIGN = 'toUInt64(9223372036854775808)';
+const orderBits = (v: string) => `if(bitTest(reinterpretAsUInt64(${v} + 0.), 63), bitNot(reinterpretAsUInt64(${v} + 0.)), bitOr(reinterpretAsUInt64(${v} + 0.), ${SIGN}))`;
+const fromOrderBits = (u: string) => `reinterpretAsFloat64(if(bitTest(${u}, 63), bitXor(${u}, ${SIGN}), bitNot(${u})))`;
+
 /**
- * KS D and the (unnormalised) Wasserstein-1 distance on raw values, for the columns in {dw_engine_raw_cols}.
- * Per column both samples are sorted together; with c0, c1 the cumulative counts of each side at
- * a position, F - G = c0/n - c1/m is evaluated only at the last position of each run of equal values
+ * KS D and the (unnormalised) Wasserstein-1 distance on raw values, for the columns in
+ * {dw_engine_raw_cols}. Per column both samples are sorted together, each value carried as one
+ * UInt128 key (order bits << 1 | side: a plain numeric groupArray and sort, several times faster than
+ * an array of tuples or two sorts). With c0, c1 the cumulative counts of each side at a position,
+ * F - G = c0/n - c1/m is evaluated only at the last position of each run of equal values
  * (searchsorted side=right, so ties are exact); D = max |F - G| and W = sum |F - G| * (next - value).
  * ClickHouse's kolmogorovSmirnovTest is not used: it treats values closer than 1e-7 as ties and
  * accumulates D in floating point. Also counts the current values outside the reference's range.
+ * (Lambdas here capture no arrays: ClickHouse would copy a captured array once per element.)
  */
 export function rawDistanceSql(sql: string): string {
   return `SELECT col, n, m, d, w, oor FROM (
     SELECT dw_col AS col,
       countIf(dw_side = 0) AS n,
       count() - n AS m,
-      groupArray((dw_v, dw_side)) AS pairs,
-      arraySort(pairs.1) AS sv,
-      arraySort((s, v) -> v, pairs.2, pairs.1) AS ss,
+      arraySort(groupArray(bitOr(bitShiftLeft(toUInt128(${orderBits('dw_v')}), 1), toUInt128(dw_side)))) AS keys,
+      arrayMap(k -> toUInt8(bitAnd(k, 1)), keys) AS ss,
+      arrayMap(k -> ${fromOrderBits('toUInt64(bitShiftRight(k, 1))')}, keys) AS sv,
       arrayCumSum(arrayMap(s -> toUInt64(s = 0), ss)) AS c0,
       arrayMap((c, i) -> i - c, c0, arrayEnumerate(ss)) AS c1,
       arrayPushBack(arrayPopFront(sv), nan) AS nx,
