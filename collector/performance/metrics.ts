@@ -47,21 +47,29 @@ export async function chooseTask(
   configured?: { task?: Task; positive?: string },
 ): Promise<TaskChoice> {
   const positiveOf = (values: string[]) => configured?.positive ?? (values.includes('true') || values.includes('false') ? 'true' : '1');
-  const [r] = await queryRows<{ distinct: string; non_numeric: string; non_integer: string; sample: string[]; labelled: string }>(
+  // Aggregates that stay cheap on millions of rows: distinct values counted only up to 21, a sample
+  // of at most 21 per side, numbers read from the already-parsed pred_num / lbl_num.
+  const [r] = await queryRows<{
+    p_distinct: string; p_sample: string[]; p_non_numeric: string; p_non_integer: string;
+    l_distinct: string; l_sample: string[]; l_non_numeric: string; l_non_integer: string; n_labelled: string;
+  }>(
     client,
-    `SELECT uniqExact(v) AS distinct, countIf(isNull(x)) AS non_numeric, countIf(isNotNull(x) AND x != round(x)) AS non_integer,
-            groupUniqArray(21)(v) AS sample, countIf(is_label) AS labelled
-     FROM (SELECT t.1 AS v, t.2 AS is_label, toFloat64OrNull(t.1) AS x
-           FROM (SELECT arrayJoin(if(labelled = 1, [(pred, 0), (lbl, 1)], [(pred, 0)])) AS t FROM (${src.sql})))`,
+    `SELECT uniqUpTo(21)(pred) AS p_distinct, groupUniqArray(21)(pred) AS p_sample,
+            countIf(NOT isFinite(pred_num)) AS p_non_numeric, countIf(isFinite(pred_num) AND pred_num != round(pred_num)) AS p_non_integer,
+            uniqUpToIf(21)(lbl, labelled = 1) AS l_distinct, groupUniqArrayIf(21)(lbl, labelled = 1) AS l_sample,
+            countIf(labelled = 1 AND NOT isFinite(lbl_num)) AS l_non_numeric,
+            countIf(labelled = 1 AND isFinite(lbl_num) AND lbl_num != round(lbl_num)) AS l_non_integer,
+            countIf(labelled = 1) AS n_labelled
+     FROM (${src.sql})`,
     src.params,
   );
-  const values = r?.sample ?? [];
-  const labelled = num(r?.labelled ?? 0);
+  const values = [...new Set([...(r?.p_sample ?? []), ...(r?.l_sample ?? [])])];
+  const distinct = num(r?.p_distinct ?? 0) > 20 || num(r?.l_distinct ?? 0) > 20 ? 21 : values.length;
+  const nonNumeric = num(r?.p_non_numeric ?? 0) + num(r?.l_non_numeric ?? 0);
+  const nonInteger = num(r?.p_non_integer ?? 0) + num(r?.l_non_integer ?? 0);
+  const labelled = num(r?.n_labelled ?? 0);
   const choice = (task: Task, positive: string, source: TaskChoice['source'], rule: string): TaskChoice => ({ task, positive, source, rule, labelled });
   if (configured?.task) return choice(configured.task, positiveOf(values), 'configured', 'configured');
-  const distinct = num(r?.distinct ?? 0);
-  const nonNumeric = num(r?.non_numeric ?? 0);
-  const nonInteger = num(r?.non_integer ?? 0);
   const within = (set: string[]) => values.every((v) => set.includes(v));
   if (distinct > 0 && nonNumeric === 0 && nonInteger > 0) {
     return choice('regression', '1', 'detected', 'numeric values, not all integers');
