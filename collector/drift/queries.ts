@@ -26,8 +26,15 @@ export function categoricalInput(sql: string): string {
 
 /**
  * One row per numerical column: rows and non-missing counts per side, the reference's quantile
- * edges (as float bits, numpy's linear method), its number of distinct values capped at
- * AUTO_MAX_DISCRETE_VALUES + 1 (all `auto` needs), and its population standard deviation.
+ * edges (as float bits), its number of distinct values capped at AUTO_MAX_DISCRETE_VALUES + 1 (all
+ * `auto` needs), its population standard deviation, minimum and maximum.
+ *
+ * quantileExactInclusive is numpy's "linear" method but interpolates as a + t (b - a) with
+ * t = frac(level (n - 1) + 1), where numpy computes b - (b - a)(1 - t) for t >= 0.5: the edges can
+ * differ in the last bit. Bins cannot: an edge lies between the consecutive order statistics a <= b,
+ * both libraries return exactly a when the position is integral, and for the levels k/10 the
+ * rounding of level (n - 1) only ever lands just below an integer, where both edges are >= a's
+ * successor or exactly b. Only a value strictly inside that last-bit gap could fall differently.
  */
 export function numericSummarySql(sql: string): string {
   const ref = 'dw_side = 0 AND dw_ok';

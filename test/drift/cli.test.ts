@@ -91,6 +91,19 @@ describe('driftwatch drift (own embedded engine)', () => {
     expect(o.code).toBe(report.dataset_drift ? 1 : 0);
   });
 
+  it('--threshold sets the method threshold, --drift-share the dataset verdict, --help the usage', async () => {
+    const r = await cli(['--reference', refCsv, '--current', curCsv, '--method', 'hellinger', '--threshold', '0.03', '--drift-share', '0.25']);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as DriftReport;
+    expect(report.columns.length).toBe(autoRun.expected.columns.length);
+    for (const c of report.columns) expect([c.method, c.threshold, c.drift]).toEqual(['hellinger', 0.03, c.statistic >= 0.03]);
+    expect(report.drift_share).toBe(0.25);
+    expect(report.dataset_drift).toBe(report.drifted_columns / report.columns.length >= 0.25);
+    const h = await cli(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^usage: driftwatch drift --reference FILE --current FILE/);
+  });
+
   it('forces a type per column', async () => {
     const r = await cli(['--reference', refCsv, '--current', curCsv, '--categorical', 'age', '--method', 'age=chisquare']);
     expect(r.code, r.err).toBe(0);
