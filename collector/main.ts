@@ -114,8 +114,9 @@ export async function startCollector(config: Config, log: Logger = createLogger(
       limits: DEFAULT_LIMITS,
       maxBodyBytes: config.maxBodyBytes,
       store: (batch) => writer.write(batch),
-      onRequest(signal, status, batch, rejected) {
+      onRequest(signal, status, batch, rejected, seconds) {
         telemetry.requests.add(1, { signal, status: String(status) });
+        if (seconds !== undefined) telemetry.requestDuration.record(seconds, { signal, status: String(status) });
         const outcome = status === 200 ? 'accepted' : 'failed';
         if (batch?.predictions) telemetry.records.add(batch.predictions.length, { kind: 'prediction', outcome });
         if (batch?.labels) telemetry.records.add(batch.labels.length, { kind: 'label', outcome });

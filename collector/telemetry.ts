@@ -22,6 +22,11 @@ export function createTelemetry() {
     description: 'Alert notifications delivered to receivers, by receiver and outcome',
   });
 
+  const requestDuration = meter.createHistogram('driftwatch.ingest.request.duration', {
+    description: 'Time from an OTLP request arriving to its acknowledgement, by signal and status',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10] },
+  });
   const inserts = meter.createHistogram('driftwatch.store.insert.duration', {
     description: 'ClickHouse insert latency by table',
     unit: 's',
@@ -66,6 +71,7 @@ export function createTelemetry() {
   return {
     records,
     inserts,
+    requestDuration,
     observeWriter(fn: typeof writerState) {
       writerState = fn;
     },

@@ -18,7 +18,7 @@ export interface ReceiverDeps {
   store(batch: WriteBatch): Promise<void>;
   /** May the request's credentials write this model? (Records for other models are rejected.) */
   authorize?(c: Context, model: string): boolean;
-  onRequest?(signal: 'logs' | 'metrics', status: number, batch?: WriteBatch, rejected?: Rejection[]): void;
+  onRequest?(signal: 'logs' | 'metrics', status: number, batch?: WriteBatch, rejected?: Rejection[], seconds?: number): void;
 }
 
 interface Decoded { batch: WriteBatch; accepted: number; rejected: Rejection[] }
@@ -101,6 +101,8 @@ function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Deco
 
 function receiver(s: Signal, deps: ReceiverDeps) {
   return async function receive(c: Context) {
+    const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
     const enc = encodingOf(c.req.header('content-type'));
     if (!enc) {
       deps.onRequest?.(s.name, 415);
@@ -130,11 +132,11 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       await deps.store(d.batch);
     } catch (e) {
       const status = e instanceof Backpressure && /queue/.test(e.message) ? 429 : 503;
-      deps.onRequest?.(s.name, status, d.batch, d.rejected);
+      deps.onRequest?.(s.name, status, d.batch, d.rejected, elapsed());
       c.header('retry-after', '5');
       return respond(c, s, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
     }
-    deps.onRequest?.(s.name, 200, d.batch, d.rejected);
+    deps.onRequest?.(s.name, 200, d.batch, d.rejected, elapsed());
     if (d.rejected.length > 0) return respond(c, s, 200, enc, { partial: { rejected: d.rejected.length, message: summarize(d.rejected) } });
     return respond(c, s, 200, enc, {});
   };

@@ -1,0 +1,124 @@
+// bench/ingest: end-to-end ingest (SDK processes -> collector over OTLP/HTTP -> embedded ClickHouse,
+// 20 numerical features per prediction) beside its baseline, the raw insert throughput of the
+// same rows into the same engine through the same client, measured in the same run.
+//   goal 1: >= 100k predictions/s end to end
+//   goal 2: end to end >= 50% of raw insert throughput
+//   also:   p99 acknowledgement latency (from the collector's request histogram), peak RSS
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCollector } from '../../collector/main.js';
+import { queryRows } from '../../collector/store/client.js';
+import { predictionValues } from '../../collector/store/writer.js';
+import type { PredictionRow } from '../../collector/ingest/records.js';
+
+const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 15);
+const LOADERS = Number(process.env.BENCH_INGEST_LOADERS ?? 2);
+// Offered load, split across the SDK processes: the goal's rate (an unthrottled loop would only
+// measure how fast two busy loops can starve the collector of CPU).
+const OFFERED = Number(process.env.BENCH_INGEST_RATE ?? 100_000);
+const RAW_ROWS = 200_000;
+const RAW_BATCH = 10_000;
+
+function rows(n: number, model: string): PredictionRow[] {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => {
+    const num: Record<string, number> = {};
+    for (let k = 0; k < 20; k++) num[`f${k}`] = Math.random() * (k + 1);
+    return { model, version: 'v1', ts: now + i, id: `raw-${i}`, prediction: String(i & 1), predictionNum: i & 1, score: Math.random(), latencyMs: 2, num, cat: {}, segment: {} };
+  });
+}
+
+/** Prometheus-style histogram_quantile over the collector's own buckets (linear within a bucket). */
+function quantileFromMetrics(text: string, metric: string, labels: string, q: number): number {
+  const re = new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm');
+  const buckets: [number, number][] = [];
+  for (const m of text.matchAll(re)) {
+    if (!labels.split(',').every((l) => m[1].includes(l))) continue;
+    const le = /le="([^"]+)"/.exec(m[1])![1];
+    buckets.push([le === '+Inf' ? Infinity : Number(le), Number(m[2])]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(count - prevCount, 1);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'dw-bench-ingest-'));
+  const collector = await startCollector(
+    { port: 0, host: '127.0.0.1', dataDir: join(dir, 'data'), rulesPath: '', retentionDays: 30, baselineRows: 1_000_000_000, maxBodyBytes: 64 * 1024 * 1024 },
+    () => {},
+  );
+  const client = collector.store.client;
+  try {
+    // Baseline: the same rows, inserted straight into the same table through the same client.
+    const raw = rows(RAW_ROWS, 'bench-raw');
+    const payloads: string[] = [];
+    for (let i = 0; i < raw.length; i += RAW_BATCH) {
+      payloads.push(predictionValues(raw.slice(i, i + RAW_BATCH)).map((r) => JSON.stringify(r)).join('\n'));
+    }
+    let t = performance.now();
+    for (const p of payloads) await client.command({ query: `INSERT INTO predictions FORMAT JSONEachRow\n${p}` });
+    const rawSeconds = (performance.now() - t) / 1000;
+    const rawRate = RAW_ROWS / rawSeconds;
+
+    // End to end: SDK processes recording as fast as they can.
+    const loadScript = fileURLToPath(new URL('./load.js', import.meta.url));
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    t = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: LOADERS }, (_, w) =>
+        new Promise<Record<string, number>>((resolve, reject) => {
+          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+          let out = '';
+          child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));
+        }),
+      ),
+    );
+    await collector.writer.flush();
+    const e2eSeconds = (performance.now() - t) / 1000;
+    clearInterval(sampler);
+    const [{ stored }] = await queryRows<{ stored: string }>(client, `SELECT uniqExact(id) AS stored FROM predictions WHERE model = 'bench-ingest'`);
+    const e2eRate = Number(stored) / e2eSeconds;
+    const recorded = results.reduce((n, r) => n + r.recorded, 0);
+    const offered = results.reduce((n, r) => n + r.calls, 0);
+    const dropped = results.reduce((n, r) => n + (r.dropped ?? 0), 0);
+    const failed = results.reduce((n, r) => n + (r.failed ?? 0), 0);
+    const metrics = await (await fetch(`${collector.url}/metrics`)).text();
+    const p99 = quantileFromMetrics(metrics, 'driftwatch_ingest_request_duration', 'signal="logs",status="200"', 0.99) * 1000;
+    const p50 = quantileFromMetrics(metrics, 'driftwatch_ingest_request_duration', 'signal="logs",status="200"', 0.5) * 1000;
+    const refused = [...metrics.matchAll(/driftwatch_ingest_requests_total\{signal="logs",status="(429|503)"\} (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
+
+    const ratio = e2eRate / rawRate;
+    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${LOADERS} SDK processes offering ${OFFERED} predictions/s in all for ${SECONDS}s; 20 numerical features per prediction`);
+    console.table({
+      'raw insert (baseline)': { 'predictions/s': Math.round(rawRate), rows: RAW_ROWS, seconds: rawSeconds.toFixed(2) },
+      'end to end (SDK -> collector -> ClickHouse)': { 'predictions/s': Math.round(e2eRate), rows: Number(stored), seconds: e2eSeconds.toFixed(2) },
+    });
+    console.log(`SDK offered ${offered}, recorded ${recorded}, stored ${stored}, dropped by SDK buffers ${dropped}, failed exports ${failed}, requests pushed back (429/503) ${refused}`);
+    console.log(`ack latency (collector histogram): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; collector peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`);
+    console.log(`goal 1 (>= 100000 predictions/s end to end): ${e2eRate >= 100_000 ? 'MET' : 'NOT MET'} (${Math.round(e2eRate)})`);
+    console.log(`goal 2 (end to end >= 50% of raw insert): ${ratio >= 0.5 ? 'MET' : 'NOT MET'} (${(ratio * 100).toFixed(0)}%)`);
+  } finally {
+    await collector.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

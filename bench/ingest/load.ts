@@ -1,0 +1,33 @@
+// One load-generator process for bench/ingest: the real SDK recording 20-feature predictions as
+// fast as it can (or at --rate per second) for --seconds, then shutting down. Prints its stats as
+// one JSON line.
+import { createMonitor } from '../../agent/index.js';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+};
+const endpoint = arg('endpoint', 'http://127.0.0.1:4318');
+const seconds = Number(arg('seconds', '10'));
+const rate = Number(arg('rate', '0'));
+const worker = arg('worker', '0');
+
+const monitor = createMonitor({ model: 'bench-ingest', version: 'v1', endpoint, flushIntervalMs: 100 });
+const features: Record<string, number> = {};
+const names = Array.from({ length: 20 }, (_, k) => `f${k}`);
+let n = 0;
+const start = Date.now();
+const deadline = start + seconds * 1000;
+while (Date.now() < deadline) {
+  // Record in slices, yielding to the event loop so export keeps up (a serving process would too).
+  const sliceEnd = Date.now() + 20;
+  while (Date.now() < sliceEnd) {
+    if (rate > 0 && n >= ((Date.now() - start) / 1000) * rate) break;
+    for (let k = 0; k < 20; k++) features[names[k]] = Math.random() * (k + 1);
+    monitor.record({ id: `w${worker}-${n}`, features, prediction: n & 1, score: Math.random(), latencyMs: 2 });
+    n++;
+  }
+  await new Promise((r) => setImmediate(r));
+}
+await monitor.shutdown();
+console.log(JSON.stringify({ ...monitor.stats(), calls: n }));
