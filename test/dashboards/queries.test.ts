@@ -1,0 +1,250 @@
+// Every query in every dashboard, run for real: a collector on the embedded store receives the
+// demo's traffic through the SDK, computes drift and performance, fires an alert; then each
+// ClickHouse query (panels and template variables) is expanded the way Grafana and the ClickHouse
+// plugin expand it and run against that store, and must return rows with the columns its panel
+// shows. Each PromQL expression must parse (promtool check rules) and name only metrics that the
+// collector's /metrics or the SDK's latency histogram actually export.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { stringify } from 'yaml';
+import { runDemo } from '../../demo/service.js';
+import { startSink } from '../helpers/http-sink.js';
+import { startTestCollector, waitFor, type TestCollector } from '../helpers/collector.js';
+import {
+  clickhouseFormat,
+  expandMacros,
+  expectedColumns,
+  intervalMs,
+  isClickHouse,
+  isPrometheus,
+  loadDashboards,
+  metricNames,
+  panels,
+  prometheusFormat,
+  replaceVariables,
+  type Json,
+  type TimeRange,
+  type VarValue,
+} from './grafana.js';
+
+const MODEL = 'credit-risk';
+
+// A rule that fires on the demo's income drift, so alert state, alert gauges and deliveries exist.
+const RULES = (webhook: string) => `
+receivers:
+  - name: hook
+    webhook:
+      url: ${webhook}
+groups:
+  - name: drift
+    interval: 1s
+    rules:
+      - alert: FeatureDriftPSI
+        signal: feature_drift
+        method: psi
+        window: 5m
+        condition: "> 0.2"
+        for: 2s
+        annotations:
+          summary: "{{ $labels.feature }} drifted"
+        receivers: [hook]
+`;
+
+interface Result { meta: { name: string; type: string }[]; data: Record<string, unknown>[]; rows: number }
+
+const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal|Bool)/;
+const TIME = /^(Nullable\()?DateTime/;
+
+describe('dashboard queries against a collector after real traffic', () => {
+  let collector: TestCollector;
+  let sink: Awaited<ReturnType<typeof startSink>>;
+  let collectorMetrics = '';
+  let agentMetrics = '';
+  let range: TimeRange;
+
+  beforeAll(async () => {
+    const start = Date.now();
+    // The serving application's own metrics: the SDK records ml.prediction.duration through the
+    // global MeterProvider; a Prometheus exporter renders it as the application would expose it.
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const appMeters = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(appMeters);
+
+    sink = await startSink();
+    collector = await startTestCollector({ rulesYaml: RULES(sink.url), baselineRows: 300 });
+    const demo = runDemo({ endpoint: collector.url, model: MODEL, ratePerSecond: 100, baselineSeconds: 5, durationSeconds: 20, labelDelaySeconds: 1, seed: 11 });
+    await demo.done;
+
+    // A record the collector rejects, so rejections are counted too.
+    const bad = await fetch(`${collector.url}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [
+        { eventName: 'ml.prediction', attributes: [{ key: 'ml.prediction.value', value: { intValue: '1' } }] },
+        { eventName: 'ml.prediction', attributes: [{ key: 'ml.model.name', value: { stringValue: MODEL } }, { key: 'ml.model.version', value: { stringValue: 'v1' } }, { key: 'ml.prediction.value', value: { intValue: '1' } }] },
+      ] }] }] }),
+    });
+    expect(bad.status).toBe(200);
+
+    // Drift over the API (all methods, auto) and performance, whole population and by segment.
+    const drift = await fetch(`${collector.url}/api/v1/models/${MODEL}/drift?window=5m`);
+    expect(drift.status, await drift.clone().text()).toBe(200);
+    // Whole population and by segment, against an explicit baseline: the demo's undrifted seconds.
+    const baseline = `baseline_from=${start}&baseline_to=${start + 5000}`;
+    for (const q of [`window=5m&${baseline}`, `window=5m&segment=channel&${baseline}`]) {
+      const perf = await fetch(`${collector.url}/api/v1/models/${MODEL}/performance?${q}`);
+      expect(perf.status, `${q}: ${await perf.clone().text()}`).toBe(200);
+    }
+    await waitFor(async () => {
+      const body = (await (await fetch(`${collector.url}/api/v1/alerts`)).json()) as { alerts: { state: string }[] };
+      return body.alerts.some((a) => a.state === 'firing');
+    }, 60_000);
+    await waitFor(() => sink.received.length > 0, 20_000);
+
+    collectorMetrics = await (await fetch(`${collector.url}/metrics`)).text();
+    const { resourceMetrics } = await reader.collect();
+    agentMetrics = new PrometheusSerializer().serialize(resourceMetrics);
+    await appMeters.shutdown();
+    range = { fromMs: start - 10 * 60_000, toMs: Date.now() + 60_000 };
+  }, 180_000);
+
+  afterAll(async () => {
+    await collector?.close();
+    await sink?.close();
+  });
+
+  async function run(sql: string): Promise<Result> {
+    const rs = await collector.store.client.query({ query: sql, format: 'JSON' });
+    return (await rs.json()) as unknown as Result;
+  }
+
+  /** Template variables in order, as Grafana resolves them: each query sees those before it. */
+  async function resolveVariables(d: Json, ran: { sql: string; rows: number }[]): Promise<Record<string, VarValue>> {
+    const vars: Record<string, VarValue> = {};
+    for (const v of d.templating.list as Json[]) {
+      if (v.type === 'datasource') continue;
+      if (v.type === 'textbox') {
+        vars[v.name] = v.query;
+        continue;
+      }
+      if (v.type !== 'query') throw new Error(`variable type ${v.type} not reproduced by the test`);
+      if (isPrometheus(v.datasource)) {
+        vars[v.name] = v.allValue ?? '.*';
+        continue;
+      }
+      expect(isClickHouse(v.datasource)).toBe(true);
+      const sql = expandMacros(replaceVariables(v.query, vars, clickhouseFormat), range, 15_000);
+      expect(sql, `variable ${v.name}: unexpanded $ in ${sql}`).not.toContain('$');
+      const r = await run(sql);
+      ran.push({ sql, rows: r.rows });
+      expect(r.rows, `variable ${v.name} has no values:\n${sql}`).toBeGreaterThan(0);
+      const values = r.data.map((row) => String(Object.values(row)[0]));
+      // The default selection: All when offered (every value), else the first value.
+      vars[v.name] = v.includeAll ? values : values[0];
+    }
+    return vars;
+  }
+
+  const dashboards = loadDashboards();
+  let verified = 0;
+
+  for (const { file, json } of dashboards) {
+    it(`${file}: every ClickHouse query returns rows with the columns its panel shows`, async () => {
+      const ran: { sql: string; rows: number }[] = [];
+      const vars = await resolveVariables(json, ran);
+      const failures: string[] = [];
+      for (const p of panels(json)) {
+        for (const t of p.targets ?? []) {
+          if (!isClickHouse(t.datasource)) continue;
+          const sql = expandMacros(replaceVariables(t.rawSql, vars, clickhouseFormat), range, intervalMs(p.interval, 15_000));
+          const where = `${p.title} (${t.refId})`;
+          if (sql.includes('$')) {
+            failures.push(`${where}: unexpanded $ in\n${sql}`);
+            continue;
+          }
+          let r: Result;
+          try {
+            r = await run(sql);
+          } catch (e) {
+            failures.push(`${where}: ${(e as Error).message}\n${sql}`);
+            continue;
+          }
+          const names = r.meta.map((m) => m.name);
+          if (r.rows === 0) failures.push(`${where}: no rows\n${sql}`);
+          for (const c of expectedColumns(p)) if (!names.includes(c)) failures.push(`${where}: no column ${c} (has ${names.join(', ')})`);
+          if (p.type === 'stat') {
+            const col = r.meta.find((m) => m.name === expectedColumns(p)[0]);
+            if (!col || !NUMERIC.test(col.type)) failures.push(`${where}: stat column is not numeric (${JSON.stringify(r.meta)})`);
+          }
+          if (t.format === 0) {
+            // Time-series format: time first, then at least one number; strings name the series.
+            if (r.meta[0]?.name !== 'time' || !TIME.test(r.meta[0].type)) failures.push(`${where}: first column must be a DateTime named time (${JSON.stringify(r.meta)})`);
+            if (!r.meta.slice(1).some((m) => NUMERIC.test(m.type))) failures.push(`${where}: no numeric column (${JSON.stringify(r.meta)})`);
+            const times = r.data.map((row) => String(row.time));
+            if (times.some((x, i) => i > 0 && x < times[i - 1])) failures.push(`${where}: rows not ordered by time`);
+          }
+          ran.push({ sql, rows: r.rows });
+          if (process.env.DASHBOARDS_DEBUG) console.log(`${file} / ${where}: ${r.rows} rows ${JSON.stringify(r.meta.map((m) => `${m.name}:${m.type}`))}\n${JSON.stringify(r.data.slice(0, 2))}`);
+        }
+      }
+      expect(failures, failures.join('\n\n')).toEqual([]);
+      verified += ran.length;
+    });
+  }
+
+  it('every PromQL expression parses and names only exported metrics', () => {
+    const exported = new Set<string>();
+    for (const line of collectorMetrics.split('\n')) if (/^[a-zA-Z_:]/.test(line)) exported.add(line.split(/[{ ]/)[0]);
+    // The SDK's documented latency histogram, as the application's Prometheus exporter names it.
+    for (const line of agentMetrics.split('\n')) if (line.startsWith('ml_prediction_duration')) exported.add(line.split(/[{ ]/)[0]);
+    expect(exported).toContain('driftwatch_ingest_records_total');
+    expect(exported).toContain('ml_prediction_duration_bucket');
+
+    const exprs: { where: string; expr: string }[] = [];
+    for (const { file, json } of dashboards) {
+      const vars: Record<string, VarValue> = {};
+      for (const v of json.templating.list as Json[]) {
+        if (v.type === 'textbox') vars[v.name] = v.query;
+        else if (v.type === 'query') vars[v.name] = isPrometheus(v.datasource) ? (v.allValue ?? '.*') : v.name === 'model' ? MODEL : ['v1'];
+        if (v.type === 'query' && isPrometheus(v.datasource)) {
+          const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(v.query.query);
+          expect(m, `${file}: variable ${v.name}: ${v.query.query}`).not.toBeNull();
+          exprs.push({ where: `${file}: variable ${v.name}`, expr: m![1] });
+        }
+      }
+      // Grafana's own interval variables, as the Prometheus datasource fills them.
+      Object.assign(vars, { __rate_interval: '1m', __interval: '30s', __range: '6h' });
+      for (const p of panels(json)) {
+        for (const t of p.targets ?? []) {
+          if (isPrometheus(t.datasource)) exprs.push({ where: `${file}: ${p.title} (${t.refId})`, expr: replaceVariables(t.expr, vars, prometheusFormat) });
+        }
+      }
+    }
+    expect(exprs.length).toBeGreaterThan(20);
+    for (const e of exprs) expect(e.expr, e.where).not.toContain('$');
+
+    const dir = mkdtempSync(join(tmpdir(), 'driftwatch-promql-'));
+    const file = join(dir, 'dashboards.rules.yml');
+    writeFileSync(file, stringify({ groups: [{ name: 'dashboards', rules: exprs.map((e, i) => ({ record: `dashboard:expr_${i}`, expr: e.expr })) }] }));
+    const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+    expect(r.error, 'promtool is needed (Debian package prometheus)').toBeUndefined();
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`${exprs.length} rules found`);
+
+    for (const e of exprs) {
+      if (process.env.DASHBOARDS_DEBUG) console.log(`${e.where}: ${e.expr} -> ${metricNames(e.expr).join(', ')}`);
+      for (const name of metricNames(e.expr)) expect(exported, `${e.where}: ${name} is not exported`).toContain(name);
+    }
+    verified += exprs.length;
+  });
+
+  afterAll(() => {
+    console.log(`dashboard queries verified: ${verified}`);
+  });
+});
