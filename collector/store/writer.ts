@@ -28,6 +28,45 @@ export function tsText(ms: number): string {
 
 type InsertRow = Record<string, unknown>;
 
+// JSON text of a float as JSONEachRow reads it.
+function fj(v: number): string {
+  if (Number.isFinite(v)) return String(v);
+  return Number.isNaN(v) ? '"nan"' : v > 0 ? '"inf"' : '"-inf"';
+}
+
+const quoted = new Map<string, string>();
+// Feature and model names repeat on every row: their JSON form is computed once.
+function q(s: string): string {
+  let t = quoted.get(s);
+  if (t === undefined) {
+    t = JSON.stringify(s);
+    if (quoted.size < 100_000) quoted.set(s, t);
+  }
+  return t;
+}
+
+function numMap(m: Record<string, number>): string {
+  let out = '{';
+  for (const k in m) out += (out.length > 1 ? ',' : '') + q(k) + ':' + fj(m[k]);
+  return out + '}';
+}
+
+function strMap(m: Record<string, string>): string {
+  let out = '{';
+  for (const k in m) out += (out.length > 1 ? ',' : '') + q(k) + ':' + JSON.stringify(m[k]);
+  return out + '}';
+}
+
+/** One JSONEachRow line per prediction, written directly (no intermediate objects). */
+export function predictionLines(rows: PredictionRow[]): string[] {
+  return rows.map(
+    (r) =>
+      `{"model":${q(r.model)},"version":${q(r.version)},"ts":"${tsText(r.ts)}","id":${JSON.stringify(r.id)},` +
+      `"prediction":${JSON.stringify(r.prediction)},"prediction_num":${fj(r.predictionNum)},"score":${fj(r.score)},` +
+      `"latency_ms":${fj(r.latencyMs)},"num":${numMap(r.num)},"cat":${strMap(r.cat)},"segment":${strMap(r.segment)}}`,
+  );
+}
+
 export function predictionValues(rows: PredictionRow[]): InsertRow[] {
   return rows.map((r) => ({
     model: r.model,
@@ -78,7 +117,8 @@ function isDataError(e: unknown): boolean {
   return Number.isInteger(code) && DATA_ERRORS.has(code);
 }
 
-interface Tables { predictions: InsertRow[]; labels: InsertRow[]; metric_points: InsertRow[] }
+/** JSONEachRow lines per table. */
+interface Tables { predictions: string[]; labels: string[]; metric_points: string[] }
 const emptyTables = (): Tables => ({ predictions: [], labels: [], metric_points: [] });
 interface Waiter { resolve(): void; reject(e: Error): void }
 
@@ -136,12 +176,12 @@ export class Writer {
       return Promise.reject(new Backpressure('ClickHouse is unavailable and the spool is full'));
     }
     // Converted now, so a spooled batch is stored exactly as it would have been inserted.
-    const append = (into: InsertRow[], rows: InsertRow[]) => {
-      for (const r of rows) into.push(r); // not push(...rows): large batches would overflow the stack
+    const append = (into: string[], lines: string[]) => {
+      for (const l of lines) into.push(l); // not push(...lines): large batches would overflow the stack
     };
-    if (batch.predictions) append(this.queue.predictions, predictionValues(batch.predictions));
-    if (batch.labels) append(this.queue.labels, labelValues(batch.labels));
-    if (batch.metrics) append(this.queue.metric_points, metricValues(batch.metrics));
+    if (batch.predictions) append(this.queue.predictions, predictionLines(batch.predictions));
+    if (batch.labels) append(this.queue.labels, labelValues(batch.labels).map((r) => JSON.stringify(r)));
+    if (batch.metrics) append(this.queue.metric_points, metricValues(batch.metrics).map((r) => JSON.stringify(r)));
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.queuedRows >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.o.flushIntervalMs ?? 20);
@@ -196,11 +236,12 @@ export class Writer {
   }
 
   // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
-  private async insertRows(table: string, rows: InsertRow[]): Promise<void> {
+  private async insertRows(table: string, rows: string[]): Promise<void> {
     if (rows.length === 0) return;
     const start = performance.now();
     try {
-      await this.client.insert({ table, format: 'JSONEachRow', values: rows });
+      // The lines travel inline after the INSERT head (for a server: in the HTTP body).
+      await this.client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${rows.join('\n')}` });
       this.o.onInsert?.(table, rows.length, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;
