@@ -111,7 +111,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
     logs: {
-      limits: DEFAULT_LIMITS,
+      limits: { ...DEFAULT_LIMITS, maxAgeMs: config.retentionDays * 86_400_000 },
       maxBodyBytes: config.maxBodyBytes,
       store: (batch) => writer.write(batch),
       onRequest(signal, status, batch, rejected, seconds) {

@@ -11,9 +11,13 @@ import type { DecodedBatch, PredictionRow } from './records.js';
 export interface Limits {
   maxFeatures: number;
   maxStringBytes: number;
+  /** Records older than this (the raw retention) would be dropped by the TTL: rejected instead. */
+  maxAgeMs?: number;
+  /** Records further in the future than this (clock skew) are rejected. */
+  maxFutureMs?: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096 };
+export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096, maxAgeMs: 30 * 86_400_000, maxFutureMs: 3_600_000 };
 
 /** An attribute value as the validator sees it, whatever the encoding. */
 export type AttrVal =
@@ -201,6 +205,15 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
   const model = get(ATTR.model);
   if (!model) throw new FieldError(attrPath(path, ATTR.model), 'missing (set it on the record or the resource)');
   const ts = view.timeMs ?? view.observedMs ?? now;
+  // Clock skew: a record the store would expire at once, or one from the future, is refused by
+  // name rather than acknowledged and lost (or kept where no window will ever look at it).
+  const field = view.timeMs !== undefined ? `${path}.timeUnixNano` : `${path}.observedTimeUnixNano`;
+  if (limits.maxAgeMs !== undefined && ts < now - limits.maxAgeMs) {
+    throw new FieldError(field, `timestamp ${new Date(ts).toISOString()} is older than the retention (${Math.round(limits.maxAgeMs / 86_400_000)} days)`);
+  }
+  if (limits.maxFutureMs !== undefined && ts > now + limits.maxFutureMs) {
+    throw new FieldError(field, `timestamp ${new Date(ts).toISOString()} is more than ${Math.round(limits.maxFutureMs / 60_000)} minutes in the future (clock skew?)`);
+  }
 
   if (event === EVENT_LABEL) {
     const id = get(ATTR.id);

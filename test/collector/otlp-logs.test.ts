@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLogs, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
+import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js';
 import { BadRequest } from '../../collector/ingest/body.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import type { ExportLogsServiceRequest as Req } from '../../otlp/types.js';
 import { buildRequest, encodeRequest } from '../../agent/encode.js';
 
+// Records carry 2023 timestamps; decoding happens 'then', so clock-skew checks pass.
+const NOW = 1_700_000_100_000;
+const LIMITS = { ...DEFAULT_LIMITS };
 const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
 
 function request(records: unknown[], resource: unknown[] = [kv('ml.model.name', { stringValue: 'm' })]): Req {
@@ -30,7 +33,7 @@ const good = {
 
 describe('OTLP logs decoding', () => {
   it('turns a prediction record into a row, typing features by attribute type', () => {
-    const b = decodeLogs(request([good]));
+    const b = decodeLogs(request([good]), LIMITS, NOW);
     expect(b.rejected).toEqual([]);
     expect(b.predictions).toHaveLength(1);
     const p = b.predictions[0];
@@ -47,13 +50,13 @@ describe('OTLP logs decoding', () => {
     const noModel = { ...good, attributes: good.attributes.slice(1) };
     const wrongType = { ...good, attributes: [...good.attributes, kv('ml.prediction.score', { stringValue: 'high' })] };
     const notOurs = { body: { stringValue: 'hello' } };
-    const b = decodeLogs(request([good, wrongType, notOurs, good]));
+    const b = decodeLogs(request([good, wrongType, notOurs, good]), LIMITS, NOW);
     expect(b.predictions).toHaveLength(2);
     expect(b.rejected).toEqual([
       { path: 'resourceLogs[0].scopeLogs[0].logRecords[1].attributes["ml.prediction.score"]', reason: 'must be a number' },
       { path: 'resourceLogs[0].scopeLogs[0].logRecords[2].eventName', reason: 'must be "ml.prediction" or "ml.label", got ""' },
     ]);
-    const m = decodeLogs(request([noModel], []));
+    const m = decodeLogs(request([noModel], []), LIMITS, NOW);
     expect(m.rejected).toEqual([
       { path: 'resourceLogs[0].scopeLogs[0].logRecords[0].attributes["ml.model.name"]', reason: 'missing (set it on the record or the resource)' },
     ]);
@@ -62,16 +65,16 @@ describe('OTLP logs decoding', () => {
   it('reads labels and requires the prediction id', () => {
     const label = { eventName: 'ml.label', attributes: [kv('ml.prediction.id', { stringValue: 'p1' }), kv('ml.label.value', { intValue: '0' })] };
     const orphan = { eventName: 'ml.label', attributes: [kv('ml.label.value', { intValue: '0' })] };
-    const b = decodeLogs(request([label, orphan]), undefined, 5000);
+    const b = decodeLogs(request([label, orphan]), LIMITS, 5000);
     expect(b.labels).toEqual([{ model: 'm', id: 'p1', ts: 5000, label: '0' }]);
     expect(b.rejected[0].path).toBe('resourceLogs[0].scopeLogs[0].logRecords[1].attributes["ml.prediction.id"]');
   });
 
   it('enforces limits on strings and feature counts', () => {
     const long = { ...good, attributes: [...good.attributes, kv('ml.feature.note', { stringValue: 'x'.repeat(5000) })] };
-    const b = decodeLogs(request([long]), { maxFeatures: 500, maxStringBytes: 4096 });
+    const b = decodeLogs(request([long]), { maxFeatures: 500, maxStringBytes: 4096 }, NOW);
     expect(b.rejected[0]).toEqual({ path: 'resourceLogs[0].scopeLogs[0].logRecords[0].attributes["ml.feature.note"]', reason: 'string longer than 4096 bytes' });
-    const many = decodeLogs(request([good]), { maxFeatures: 3, maxStringBytes: 4096 });
+    const many = decodeLogs(request([good]), { maxFeatures: 3, maxStringBytes: 4096 }, NOW);
     expect(many.rejected[0].reason).toBe('more than 3 features');
   });
 
@@ -88,8 +91,8 @@ describe('OTLP logs decoding', () => {
       { kind: 'label' as const, ts: 1700000001000, id: 'a', value: 'no' },
     ];
     const res = { model: 'mm', version: 'v2', sdkVersion: 't' };
-    const fromProto = decodeLogs(parseLogsRequest(encodeRequest(entries, res, 'protobuf'), 'protobuf'));
-    const fromJson = decodeLogs(parseLogsRequest(encodeRequest(entries, res, 'json'), 'json'));
+    const fromProto = decodeLogs(parseLogsRequest(encodeRequest(entries, res, 'protobuf'), 'protobuf'), LIMITS, NOW);
+    const fromJson = decodeLogs(parseLogsRequest(encodeRequest(entries, res, 'json'), 'json'), LIMITS, NOW);
     expect(fromProto).toEqual(fromJson);
     expect(fromProto.rejected).toEqual([]);
     expect(fromProto.predictions[0]).toMatchObject({ model: 'mm', version: 'v2', id: 'a', prediction: 'yes', score: 0.9, latencyMs: 4.5, num: { x: 1.5, n: 3 }, cat: { c: 'u' }, segment: { s: 'k' } });
@@ -114,9 +117,9 @@ describe('OTLP logs decoding', () => {
       ],
     };
     const bytes = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req)).finish();
-    const now = 1234;
-    const generic = decodeLogs(parseLogsRequest(bytes, 'protobuf'), undefined, now);
-    const direct = decodeLogsProtobuf(bytes, { maxFeatures: 500, maxStringBytes: 4096 }, now);
+    const now = NOW;
+    const generic = decodeLogs(parseLogsRequest(bytes, 'protobuf'), LIMITS, now);
+    const direct = decodeLogsProtobuf(bytes, LIMITS, now);
     expect(direct).toEqual(generic);
     expect(direct.predictions.map((p) => p.model)).toEqual(['m', 'm', 'rec-level']);
     expect(direct.predictions.map((p) => p.version)).toEqual(['3', '3', 'unversioned']);
@@ -128,5 +131,16 @@ describe('OTLP logs decoding', () => {
     ]);
     expect(direct.labels).toEqual([{ model: 'm', id: 'p1', ts: 1700000000000, label: 'true' }]);
     expect(() => decodeLogsProtobuf(bytes.subarray(0, bytes.length - 3), { maxFeatures: 500, maxStringBytes: 4096 })).toThrow(BadRequest);
+  });
+
+  it('refuses timestamps the store would expire at once, or from the future, by name', () => {
+    const at = (ms: number) => ({ ...good, timeUnixNano: `${ms}000000` });
+    const day = 86_400_000;
+    const b = decodeLogs(request([at(NOW - 31 * day), at(NOW - 29 * day), at(NOW + 2 * 3_600_000), at(NOW + 30 * 60_000)]), LIMITS, NOW);
+    expect(b.predictions.map((p) => p.ts)).toEqual([NOW - 29 * day, NOW + 30 * 60_000]);
+    expect(b.rejected).toEqual([
+      { path: 'resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano', reason: `timestamp ${new Date(NOW - 31 * day).toISOString()} is older than the retention (30 days)` },
+      { path: 'resourceLogs[0].scopeLogs[0].logRecords[2].timeUnixNano', reason: `timestamp ${new Date(NOW + 2 * 3_600_000).toISOString()} is more than 60 minutes in the future (clock skew?)` },
+    ]);
   });
 });
