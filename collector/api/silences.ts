@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
 import {
-  formatMatcher, newSilenceId, parseMatcher, SilenceSet, validateMatcher, type Matcher, type Silence,
+  checkMatchers, formatMatcher, newSilenceId, parseMatcher, SilenceSet, validateMatcher, type Matcher, type Silence,
 } from '../../rules/engine/silence.js';
 import { clickhouseSilenceStore } from '../store/alert-state.js';
 
@@ -98,6 +98,7 @@ export async function createSilences(
           validateMatcher(m);
           return m;
         });
+        checkMatchers(matchers);
       } catch (e) {
         throw new HTTPException(400, { message: `matchers: ${(e as Error).message}` });
       }

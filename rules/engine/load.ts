@@ -6,7 +6,7 @@ import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } fr
 import type { z } from 'zod';
 import { CONDITION_RE, LIVE_SIGNALS, RuleFileSchema, type ReceiverSpec, type RuleSpec } from './schema.js';
 import { parseDuration } from './duration.js';
-import { parseMatcher, type Silence } from './silence.js';
+import { checkMatchers, parseMatcher, type Silence } from './silence.js';
 
 export class RuleFileError extends Error {
   constructor(readonly problems: string[]) {
@@ -127,7 +127,13 @@ export function parseYamlWith<S extends z.ZodType>(file: string, text: string, s
       }),
     );
   }
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (e) {
+    // e.g. an alias to an anchor that was never set
+    throw new RuleFileError([`${file}:1:1: ${(e as Error).message.split('\n')[0]}`]);
+  }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     throw new RuleFileError(
@@ -160,6 +166,13 @@ export function parseRuleFile(file: string, text: string, env: NodeJS.ProcessEnv
         return [];
       }
     });
+    if (matchers.length === sl.matchers.length) {
+      try {
+        checkMatchers(matchers);
+      } catch (e) {
+        problems.push(`${pos(['silences', i, 'matchers'])}: silences[${i}].matchers: ${(e as Error).message}`);
+      }
+    }
     silences.push({
       id: `${basename(file)}#${i}`,
       matchers,

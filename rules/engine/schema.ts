@@ -188,5 +188,18 @@ export type RuleFile = z.infer<typeof RuleFileSchema>;
 
 /** The JSON Schema of rule files (draft 2020-12), for editors (yaml-language-server). */
 export function ruleFileJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(RuleFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  type Obj = { properties: Record<string, Obj>; items: Obj } & Record<string, unknown>;
+  const s = z.toJSONSchema(RuleFileSchema, { io: 'input', unrepresentable: 'any' }) as Obj;
+  // What the zod refinements check, spelled in JSON Schema so editors know it too: a receiver has
+  // exactly one kind; each signal takes its own parameters and requires some.
+  s.properties.receivers.items.oneOf = RECEIVER_KINDS.map((k) => ({ required: [k] }));
+  s.properties.groups.items.properties.rules.items.allOf = SIGNALS.map((signal) => {
+    const p = SIGNAL_PARAMS[signal];
+    const then: Record<string, unknown> = {
+      properties: Object.fromEntries(ALL_PARAMS.filter((k) => !p.allowed.includes(k)).map((k) => [k, false])),
+    };
+    if (p.required.length > 0) then.required = p.required;
+    return { if: { properties: { signal: { const: signal } }, required: ['signal'] }, then };
+  });
+  return s;
 }

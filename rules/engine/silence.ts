@@ -46,6 +46,16 @@ export function validateMatcher(m: Matcher): void {
   }
 }
 
+/**
+ * Like Alertmanager: a silence needs at least one matcher that does not match an absent label
+ * (the empty string), or it would silence every alert.
+ */
+export function checkMatchers(ms: Matcher[]): void {
+  if (ms.length === 0 || ms.every((m) => matcherMatches(m, {}))) {
+    throw new Error('at least one matcher must not match the empty string (a silence cannot cover every alert)');
+  }
+}
+
 export function formatMatcher(m: Matcher): string {
   const op = m.isRegex ? (m.isEqual ? '=~' : '!~') : m.isEqual ? '=' : '!=';
   return `${m.name}${op}${JSON.stringify(m.value)}`;

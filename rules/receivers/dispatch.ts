@@ -136,12 +136,28 @@ export function createDispatcher(o: DispatchOptions) {
 
   return {
     notify,
-    /** Waits until every queue is empty (used at shutdown and in tests). */
-    async drain(): Promise<void> {
+    /**
+     * Waits until every queue is empty (at shutdown and in tests), at most `timeoutMs`: a receiver
+     * that is down must not hold a stopping collector for its whole retry schedule. Returns the
+     * number of requests still waiting or under way when it gave up (0 = all done).
+     */
+    async drain(timeoutMs = 15_000): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
       for (;;) {
         const running = [...queues.values()].map((q) => q.running).filter((p): p is Promise<void> => p !== undefined);
-        if (running.length === 0) return;
-        await Promise.allSettled(running);
+        if (running.length === 0) return 0;
+        const left = deadline - Date.now();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          Promise.allSettled(running).then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          const waiting = [...queues.values()].reduce((n, q) => n + q.jobs.length + (q.running ? 1 : 0), 0);
+          o.log('receivers_drain_timeout', { waiting, timeout_ms: timeoutMs });
+          return waiting;
+        }
       }
     },
   };

@@ -82,6 +82,9 @@ describe('alerting through the collector', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/^matchers: matcher feature: bad regex/);
     expect((await post({ matchers: [], endsAt })).status).toBe(400);
+    const all = await post({ matchers: ['model=~".*"'], endsAt });
+    expect(all.status).toBe(400);
+    expect(((await all.json()) as { error: string }).error).toContain('at least one matcher must not match the empty string');
     expect((await post({ matchers: ['a="b"'], startsAt: endsAt, endsAt })).status).toBe(400);
   });
 

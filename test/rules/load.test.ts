@@ -127,6 +127,10 @@ ${extra}`;
     }]);
     expect(problems(text.replace('feature=~"inc.*"', 'feature=~"(unclosed"'))[0]).toMatch(/^r\.yaml:2:\d+: silences\[0\]\.matchers\[1\]: matcher feature: bad regex/);
     expect(problems(text.replace('2026-11-25T02:00:00Z', '2026-11-24T21:00:00Z'))).toEqual(['r.yaml:4:14: silences[0].ends_at: ends_at must be after starts_at']);
+    // A silence that would cover every alert is refused, like Alertmanager does.
+    expect(problems(text.replace(`['model="credit-risk"', 'feature=~"inc.*"']`, `['model=~".*"', 'team!="x"']`))).toEqual([
+      'r.yaml:2:15: silences[0].matchers: at least one matcher must not match the empty string (a silence cannot cover every alert)',
+    ]);
   });
 });
 

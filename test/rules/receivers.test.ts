@@ -237,6 +237,19 @@ describe('delivery: retries, isolation, ordering, counts', () => {
     expect(h.logs.some((l) => l.event === 'receiver_dropped')).toBe(true);
   });
 
+  it('drain gives up after its deadline, so a dead receiver cannot hold a stopping collector', async () => {
+    const hang = createServer(() => {});
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => { hang.closeAllConnections(); hang.close(() => r()); }));
+    const rs = parseRuleFile('r.yaml', RULES(`  - name: dead\n    webhook: { url: "http://127.0.0.1:${(hang.address() as AddressInfo).port}" }`, 'dead'), {});
+    const h = harness(rs);
+    await h.fireAndResolve(0, 'income');
+    const t0 = performance.now();
+    expect(await h.d.drain(300)).toBe(2); // the firing under way, the resolve waiting
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(h.logs.some((l) => l.event === 'receivers_drain_timeout')).toBe(true);
+  });
+
   it('a receiver whose ${VAR} is unset is off, said once in the log', async () => {
     const rs = parseRuleFile('r.yaml', RULES('  - name: oncall\n    pagerduty:\n      routing_key: ${PD_KEY}', 'oncall'), {});
     const h = harness(rs);
