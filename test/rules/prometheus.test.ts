@@ -1,6 +1,7 @@
 // The Prometheus route: rules/prometheus/*.rules.yml are valid (`promtool check rules`) and their
 // unit tests pass (`promtool test rules`). Debian's `prometheus` package provides promtool
-// (.ci/run installs it); the metric names are the ones the collector exports.
+// (.ci/run installs it); the metric names are the ones the collector (or the SDK's latency
+// histogram) exports.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,5 +44,11 @@ describe('Prometheus alerting rules', () => {
     const used = files('.rules.yml').flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\b(driftwatch_[a-z_]+)/g)].map((m) => m[1]));
     const base = (n: string) => n.replace(/_(total|bucket|sum|count)$/, '');
     expect(used.filter((n) => !names.has(base(n)))).toEqual([]);
+    // Serving latency comes from the SDK's histogram, scraped from the serving application.
+    const sdk = readFileSync(new URL('../../agent/monitor.ts', import.meta.url), 'utf8');
+    const sdkNames = new Set([...sdk.matchAll(/createHistogram\(\s*'([a-z_.]+)'/g)].map((m) => m[1].replaceAll('.', '_')));
+    const usedMl = files('.rules.yml').flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\b(ml_[a-z_]+)/g)].map((m) => m[1]));
+    expect(usedMl.length).toBeGreaterThan(0);
+    expect(usedMl.filter((n) => !sdkNames.has(base(n)))).toEqual([]);
   });
 });
