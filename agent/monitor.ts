@@ -289,7 +289,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
         warnOnce('closed', 'record() after shutdown(): records are dropped');
         return id;
       }
-      if (buffer.push(p.features, id, p.timestamp ?? Date.now(), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
+      const t = p.timestamp;
+      if (buffer.push(p.features, id, typeof t === 'number' && t >= 0 && t < 1e14 ? t : t === undefined ? Date.now() : timeOf(t), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
     } catch (e) {
       warnOnce('record', `record() failed: ${(e as Error).message}`);
     }
@@ -300,7 +301,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const ids: string[] = [];
     try {
       const n = b.features.length;
-      const ts = b.timestamp ?? Date.now();
+      const ts = b.timestamp === undefined ? Date.now() : timeOf(b.timestamp);
       for (let i = 0; i < n; i++) {
         const given = b.ids?.[i];
         const id = given === undefined ? idPrefix + idSeq++ : String(given);
@@ -327,11 +328,15 @@ export function createMonitor(options: MonitorOptions): Monitor {
         buffer.dropped++;
         return;
       }
+      if ((typeof id !== 'string' && typeof id !== 'number') || id === '') {
+        warnOnce('label-id', `label id must be a non-empty string, got ${id === '' ? 'an empty string' : typeof id}; label skipped`);
+        return;
+      }
       if (typeof value !== 'number' && typeof value !== 'string' && typeof value !== 'boolean') {
         warnOnce('label-type', `label value must be a number, string or boolean, got ${typeof value}; label skipped`);
         return;
       }
-      if (buffer.label(String(id), value, timestamp ?? Date.now())) stats.recorded++;
+      if (buffer.label(String(id), value, timestamp === undefined ? Date.now() : timeOf(timestamp))) stats.recorded++;
     } catch (e) {
       warnOnce('label', `label() failed: ${(e as Error).message}`);
     }
@@ -400,6 +405,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
       return { ...stats, dropped: buffer.dropped, invalid: buffer.invalid, queuedBytes: buffer.bytes };
     },
   };
+}
+
+/** A timestamp given as epoch ms or a Date; anything else is now. */
+function timeOf(t: unknown): number {
+  const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : NaN;
+  return ms >= 0 && ms < 1e14 ? ms : Date.now();
 }
 
 function countRows(b: Batch): number {

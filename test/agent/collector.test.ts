@@ -40,6 +40,7 @@ describe('SDK -> real collector', () => {
     monitor = createMonitor({ model: 'late-collector', version: 'v1', endpoint: `http://127.0.0.1:${port}`, maxBufferBytes: 32 * 1024, maxBatchSize: 100, retryBaseMs: 20, retryMaxMs: 200, flushIntervalMs: 50 });
     for (let i = 0; i < 2000; i++) monitor.record({ id: `late-${i}`, features: { x: i, c: 'k' }, prediction: 1 });
     recordedWhileDown = monitor.stats().recorded;
+    await new Promise((r) => setTimeout(r, 100)); // a few failed attempts
     collector = await startTestCollector({ port });
   });
   afterAll(async () => {

@@ -31,11 +31,13 @@ const env = { gzip: async (b: Uint8Array) => b, hash: (t: string) => createHash(
 
 type Row = { id: string; ts: number; features: Record<string, number | string | boolean | null>; prediction: number | string | boolean; score?: number; latencyMs?: number; segment?: Record<string, string> };
 
+// Recent timestamps: the collector refuses records outside its retention or from the future.
+const T = Math.floor(Date.now() / 1000) * 1000 - 600_000;
 const rows: Row[] = [
-  { id: 'a', ts: 1700000000123, features: { age: 41, income: 52000.5, country: 'DE', vip: true, miss: null }, prediction: 1, score: 0.83, latencyMs: 4.2, segment: { channel: 'web' } },
-  { id: 'b', ts: 1700000000999, features: { age: -3, income: NaN, country: 'Ünïcødé ✓', vip: false, miss: 7 }, prediction: 'approve' },
-  { id: 'c', ts: 1, features: { age: 2 ** 53 + 2, income: -Infinity, country: '', vip: true, miss: null }, prediction: false, score: 0, latencyMs: 0 },
-  { id: 'd'.repeat(300), ts: 1893456000000, features: { big: 1e300, neg: -(2 ** 40), s: 'x'.repeat(1000) }, prediction: 0.25 },
+  { id: 'a', ts: T + 123, features: { age: 41, income: 52000.5, country: 'DE', vip: true, miss: null }, prediction: 1, score: 0.83, latencyMs: 4.2, segment: { channel: 'web' } },
+  { id: 'b', ts: T + 999, features: { age: -3, income: NaN, country: 'Ünïcødé ✓', vip: false, miss: 7 }, prediction: 'approve' },
+  { id: 'c', ts: T + 1, features: { age: 2 ** 53 + 2, income: -Infinity, country: '', vip: true, miss: null }, prediction: false, score: 0, latencyMs: 0 },
+  { id: 'd'.repeat(300), ts: T + 2000, features: { big: 1e300, neg: -(2 ** 40), s: 'x'.repeat(1000) }, prediction: 0.25 },
 ];
 
 function batchOf(input: Row[], labels: Batch['labels'] = []): Batch {
@@ -57,9 +59,9 @@ function reference(input: Row[], labels: Batch['labels']): Uint8Array {
 
 describe('OTLP encoding of columnar batches', () => {
   const labels = [
-    { id: 'a', value: 0, ts: 1700000005000 },
-    { id: 'b', value: 'reject', ts: 1700000006000 },
-    { id: 'c', value: true, ts: 1700000007000 },
+    { id: 'a', value: 0, ts: T + 5000 },
+    { id: 'b', value: 'reject', ts: T + 6000 },
+    { id: 'c', value: true, ts: T + 7000 },
   ];
 
   it('protobuf decodes with the schema and through the collector exactly like JSON and the reference encoder', () => {
@@ -68,14 +70,13 @@ describe('OTLP encoding of columnar batches', () => {
     const viaSchema = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(proto), TO_JSON_SHAPE);
     expect(viaSchema.resourceLogs[0].scopeLogs[0].logRecords).toHaveLength(rows.length + labels.length);
 
-    const now = 1;
-    const fromProto = decodeLogs(parseLogsRequest(proto, 'protobuf'), undefined, now);
-    const fromJson = decodeLogs(parseLogsRequest(json, 'json'), undefined, now);
-    const fromRef = decodeLogs(parseLogsRequest(reference(rows, labels), 'protobuf'), undefined, now);
+    const fromProto = decodeLogs(parseLogsRequest(proto, 'protobuf'));
+    const fromJson = decodeLogs(parseLogsRequest(json, 'json'));
+    const fromRef = decodeLogs(parseLogsRequest(reference(rows, labels), 'protobuf'));
     expect(fromProto.rejected).toEqual([]);
     expect(fromProto).toEqual(fromJson);
     expect(fromProto).toEqual(fromRef);
-    expect(fromProto.predictions[0]).toMatchObject({ model: 'credit', version: 'v7', id: 'a', ts: 1700000000123, prediction: '1', score: 0.83, latencyMs: 4.2, num: { age: 41, income: 52000.5 }, cat: { country: 'DE', vip: 'true' }, segment: { channel: 'web' } });
+    expect(fromProto.predictions[0]).toMatchObject({ model: 'credit', version: 'v7', id: 'a', ts: T + 123, prediction: '1', score: 0.83, latencyMs: 4.2, num: { age: 41, income: 52000.5 }, cat: { country: 'DE', vip: 'true' }, segment: { channel: 'web' } });
     expect(fromProto.predictions[1].cat.country).toBe('Ünïcødé ✓');
     expect(fromProto.predictions[2].num.income).toBe(-Infinity);
     expect(fromProto.labels.map((l) => l.label)).toEqual(['0', 'reject', 'true']);
@@ -85,9 +86,16 @@ describe('OTLP encoding of columnar batches', () => {
     expect(viaSchema.resourceLogs[0].scopeLogs[0].logRecords.map(sortAttrs)).toEqual(ref.resourceLogs[0].scopeLogs[0].logRecords.map(sortAttrs));
   });
 
+  it('writes time_unix_nano exactly, whatever the epoch', () => {
+    const times = [1, 999, 1700000000123, 1893456000000, 4102444800999];
+    const batch = batchOf(times.map((ts, i) => ({ id: `t${i}`, ts, features: {}, prediction: 1 })));
+    const req = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(createPipeline(cfg(), env).encode(batch)), TO_JSON_SHAPE);
+    expect(req.resourceLogs[0].scopeLogs[0].logRecords.map((r: { timeUnixNano: string }) => r.timeUnixNano)).toEqual(times.map((t) => `${BigInt(t) * 1000000n}`));
+  });
+
   it('encodes many rows and several layouts in one request', () => {
     const many: Row[] = [];
-    for (let i = 0; i < 250; i++) many.push(i % 3 === 0 ? { id: `r${i}`, ts: 1700000000000 + i, features: { a: i, b: i / 7 }, prediction: i } : { id: `r${i}`, ts: 1700000000000 + i, features: { b: i / 7, a: i, c: 'k' + (i % 5) }, prediction: 'p' });
+    for (let i = 0; i < 250; i++) many.push(i % 3 === 0 ? { id: `r${i}`, ts: T + i, features: { a: i, b: i / 7 }, prediction: i } : { id: `r${i}`, ts: T + i, features: { b: i / 7, a: i, c: 'k' + (i % 5) }, prediction: 'p' });
     const proto = createPipeline(cfg(), env).encode(batchOf(many.slice(0, 100)));
     const out = decodeLogs(parseLogsRequest(proto, 'protobuf'));
     expect(out.predictions).toHaveLength(100);
