@@ -64,7 +64,7 @@ export const collector: Json = dashboard({
           targets: [
             promql(
               `
-              sum(rate(driftwatch_ingest_requests_total{${I}, status!="200"}[$__rate_interval]))
+              (sum(rate(driftwatch_ingest_requests_total{${I}, status!="200"}[$__rate_interval])) or vector(0))
                 /
               sum(rate(driftwatch_ingest_requests_total{${I}}[$__rate_interval]))`,
               'error ratio',

@@ -2,8 +2,9 @@
 // demo's traffic through the SDK, computes drift and performance, fires an alert; then each
 // ClickHouse query (panels and template variables) is expanded the way Grafana and the ClickHouse
 // plugin expand it and run against that store, and must return rows with the columns its panel
-// shows. Each PromQL expression must parse (promtool check rules) and name only metrics that the
-// collector's /metrics or the SDK's latency histogram actually export.
+// shows. Each PromQL expression must parse (promtool check rules), name only metrics that the
+// collector's /metrics or the SDK's latency histogram actually export, and return data from a real
+// Prometheus scraping the collector and the application every second.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { stringify } from 'yaml';
 import { runDemo } from '../../demo/service.js';
 import { startSink } from '../helpers/http-sink.js';
 import { startTestCollector, waitFor, type TestCollector } from '../helpers/collector.js';
+import { serveMetrics, startPrometheus, type Prometheus } from './prometheus.js';
 import {
   clickhouseFormat,
   expandMacros,
@@ -67,17 +69,29 @@ describe('dashboard queries against a collector after real traffic', () => {
   let collectorMetrics = '';
   let agentMetrics = '';
   let range: TimeRange;
+  let prometheus: Prometheus | undefined;
+  let app: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  let appMeters: MeterProvider | undefined;
+  let promStart = 0;
 
   beforeAll(async () => {
     const start = Date.now();
     // The serving application's own metrics: the SDK records ml.prediction.duration through the
     // global MeterProvider; a Prometheus exporter renders it as the application would expose it.
     const reader = new PrometheusExporter({ preventServerStart: true });
-    const appMeters = new MeterProvider({ readers: [reader] });
+    appMeters = new MeterProvider({ readers: [reader] });
     metrics.setGlobalMeterProvider(appMeters);
+    const renderApp = async () => new PrometheusSerializer().serialize((await reader.collect()).resourceMetrics);
 
     sink = await startSink();
     collector = await startTestCollector({ rulesYaml: RULES(sink.url), baselineRows: 300 });
+    // A Prometheus scraping the collector and the application every second.
+    app = await serveMetrics(renderApp);
+    prometheus = await startPrometheus([
+      { job: 'driftwatch-collector', url: collector.url },
+      { job: 'model-service', url: app.url },
+    ]);
+    promStart = Date.now();
     const demo = runDemo({ endpoint: collector.url, model: MODEL, ratePerSecond: 100, baselineSeconds: 5, durationSeconds: 20, labelDelaySeconds: 1, seed: 11 });
     await demo.done;
 
@@ -108,16 +122,26 @@ describe('dashboard queries against a collector after real traffic', () => {
     await waitFor(() => sink.received.length > 0, 20_000);
 
     collectorMetrics = await (await fetch(`${collector.url}/metrics`)).text();
-    const { resourceMetrics } = await reader.collect();
-    agentMetrics = new PrometheusSerializer().serialize(resourceMetrics);
-    await appMeters.shutdown();
+    agentMetrics = await renderApp();
+    // Prometheus has scraped the collector while the alert fires and after the deliveries.
+    await waitFor(async () => (await promQuery('driftwatch_alerts')).length > 0 && (await promQuery('driftwatch_alert_deliveries_total')).length > 0, 20_000);
     range = { fromMs: start - 10 * 60_000, toMs: Date.now() + 60_000 };
   }, 180_000);
 
   afterAll(async () => {
+    await prometheus?.stop();
+    await app?.close();
+    await appMeters?.shutdown();
     await collector?.close();
     await sink?.close();
   });
+
+  async function promQuery(expr: string): Promise<unknown[]> {
+    const res = await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as { status: string; data: { result: unknown[] }; error?: string };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+    return body.data.result;
+  }
 
   async function run(sql: string): Promise<Result> {
     const rs = await collector.store.client.query({ query: sql, format: 'JSON' });
@@ -152,7 +176,8 @@ describe('dashboard queries against a collector after real traffic', () => {
   }
 
   const dashboards = loadDashboards();
-  let verified = 0;
+  const verified = { clickhouse: 0, promtool: 0, prometheus: 0 };
+  const unverified: string[] = [];
 
   for (const { file, json } of dashboards) {
     it(`${file}: every ClickHouse query returns rows with the columns its panel shows`, async () => {
@@ -194,7 +219,7 @@ describe('dashboard queries against a collector after real traffic', () => {
         }
       }
       expect(failures, failures.join('\n\n')).toEqual([]);
-      verified += ran.length;
+      verified.clickhouse += ran.length;
     });
   }
 
@@ -206,26 +231,7 @@ describe('dashboard queries against a collector after real traffic', () => {
     expect(exported).toContain('driftwatch_ingest_records_total');
     expect(exported).toContain('ml_prediction_duration_bucket');
 
-    const exprs: { where: string; expr: string }[] = [];
-    for (const { file, json } of dashboards) {
-      const vars: Record<string, VarValue> = {};
-      for (const v of json.templating.list as Json[]) {
-        if (v.type === 'textbox') vars[v.name] = v.query;
-        else if (v.type === 'query') vars[v.name] = isPrometheus(v.datasource) ? (v.allValue ?? '.*') : v.name === 'model' ? MODEL : ['v1'];
-        if (v.type === 'query' && isPrometheus(v.datasource)) {
-          const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(v.query.query);
-          expect(m, `${file}: variable ${v.name}: ${v.query.query}`).not.toBeNull();
-          exprs.push({ where: `${file}: variable ${v.name}`, expr: m![1] });
-        }
-      }
-      // Grafana's own interval variables, as the Prometheus datasource fills them.
-      Object.assign(vars, { __rate_interval: '1m', __interval: '30s', __range: '6h' });
-      for (const p of panels(json)) {
-        for (const t of p.targets ?? []) {
-          if (isPrometheus(t.datasource)) exprs.push({ where: `${file}: ${p.title} (${t.refId})`, expr: replaceVariables(t.expr, vars, prometheusFormat) });
-        }
-      }
-    }
+    const exprs = promExpressions(dashboards, { __rate_interval: '1m', __interval: '30s', __range: '6h' });
     expect(exprs.length).toBeGreaterThan(20);
     for (const e of exprs) expect(e.expr, e.where).not.toContain('$');
 
@@ -241,10 +247,73 @@ describe('dashboard queries against a collector after real traffic', () => {
       if (process.env.DASHBOARDS_DEBUG) console.log(`${e.where}: ${e.expr} -> ${metricNames(e.expr).join(', ')}`);
       for (const name of metricNames(e.expr)) expect(exported, `${e.where}: ${name} is not exported`).toContain(name);
     }
-    verified += exprs.length;
+    verified.promtool += exprs.length;
   });
 
+  it('every PromQL expression returns series from a Prometheus scraping the collector and the application', async () => {
+    // Grafana's $__rate_interval for a 1 s scrape interval is at least 4 scrape intervals.
+    const exprs = promExpressions(dashboards, { __rate_interval: '5s', __interval: '1s', __range: '1m' });
+    const failures: string[] = [];
+    for (const e of exprs) {
+      if (e.variable) {
+        const res = await fetch(`${prometheus!.url}/api/v1/label/${e.variable.label}/values?match[]=${encodeURIComponent(e.variable.metric)}`);
+        const body = (await res.json()) as { data: string[] };
+        if (body.data.length === 0) failures.push(`${e.where}: no ${e.variable.label} values for ${e.variable.metric}`);
+        continue;
+      }
+      // A selector on one bucket (le="x") can only have data if the histogram has that boundary.
+      const le = /(\w+)_bucket\{[^}]*le="([^"]+)"/.exec(e.expr);
+      if (le && !`${collectorMetrics}\n${agentMetrics}`.split('\n').some((l) => l.startsWith(`${le[1]}_bucket{`) && l.includes(`le="${le[2]}"`))) {
+        unverified.push(`${e.where}: ${le[1]} has no bucket le="${le[2]}" (its boundaries: ${boundaries(le[1]).join(', ')}), so the panel has no data`);
+        continue;
+      }
+      const q = new URLSearchParams({ query: e.expr, start: String(promStart / 1000), end: String(Date.now() / 1000), step: '1' });
+      const body = (await (await fetch(`${prometheus!.url}/api/v1/query_range?${q}`)).json()) as { status: string; error?: string; data: { result: { values: [number, string][] }[] } };
+      if (body.status !== 'success') failures.push(`${e.where}: ${body.error}\n${e.expr}`);
+      else if (!body.data.result.some((r) => r.values.some(([, v]) => v !== 'NaN'))) failures.push(`${e.where}: no series with a value\n${e.expr}`);
+    }
+    expect(failures, `${failures.join('\n\n')}\n${prometheus!.output.join('')}`).toEqual([]);
+    verified.prometheus += exprs.length - unverified.length;
+  });
+
+  function boundaries(metric: string): string[] {
+    const les = new Set<string>();
+    for (const l of `${collectorMetrics}\n${agentMetrics}`.split('\n')) if (l.startsWith(`${metric}_bucket{`)) les.add(/le="([^"]+)"/.exec(l)![1]);
+    return [...les];
+  }
+
   afterAll(() => {
-    console.log(`dashboard queries verified: ${verified}`);
+    console.log(
+      `dashboard queries verified: ${verified.clickhouse} ClickHouse queries run with rows; ${verified.promtool} PromQL expressions checked by promtool; ${verified.prometheus} returned data from Prometheus`,
+    );
+    for (const u of unverified) console.warn(`not verified: ${u}`);
   });
 });
+
+/**
+ * Every PromQL expression of the dashboards with its variables filled in: the model and the
+ * first version, multi-value Prometheus variables at their All value, Grafana's interval variables
+ * as given. A Prometheus label_values() variable contributes its metric.
+ */
+function promExpressions(dashboards: { file: string; json: Json }[], intervals: Record<string, string>): { where: string; expr: string; variable?: { metric: string; label: string } }[] {
+  const exprs: { where: string; expr: string; variable?: { metric: string; label: string } }[] = [];
+  for (const { file, json } of dashboards) {
+    const vars: Record<string, VarValue> = {};
+    for (const v of json.templating.list as Json[]) {
+      if (v.type === 'textbox') vars[v.name] = v.query;
+      else if (v.type === 'query') vars[v.name] = isPrometheus(v.datasource) ? (v.allValue ?? '.*') : v.name === 'model' ? MODEL : ['v1'];
+      if (v.type === 'query' && isPrometheus(v.datasource)) {
+        const m = /^label_values\((\w+),\s*(\w+)\)$/.exec(v.query.query);
+        if (!m) throw new Error(`${file}: variable ${v.name}: ${v.query.query} is not label_values(metric, label)`);
+        exprs.push({ where: `${file}: variable ${v.name}`, expr: m[1], variable: { metric: m[1], label: m[2] } });
+      }
+    }
+    Object.assign(vars, intervals);
+    for (const p of panels(json)) {
+      for (const t of p.targets ?? []) {
+        if (isPrometheus(t.datasource)) exprs.push({ where: `${file}: ${p.title} (${t.refId})`, expr: replaceVariables(t.expr, vars, prometheusFormat) });
+      }
+    }
+  }
+  return exprs;
+}
