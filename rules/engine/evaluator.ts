@@ -168,6 +168,7 @@ export class Evaluator {
         a.state = 'inactive';
         changed.push(a);
       } else if (a.state === 'firing') {
+        a.receivers = rule.receivers; // a restored alert follows the rule as it is now
         a.clearedAt ??= now;
         if (now - a.clearedAt >= rule.keepFiringForMs) {
           a.state = 'inactive';
@@ -184,6 +185,7 @@ export class Evaluator {
     // no silence covers it; afterwards offer repeats (delivered only where the protocol wants them).
     for (const a of this.alerts.values()) {
       if (a.rule !== rule.alert || a.labels.alertname !== rule.alert || a.state !== 'firing') continue;
+      a.receivers = rule.receivers;
       const silence = this.o.silenced?.(a.labels, now);
       a.silencedBy = silence?.id;
       if (silence) {
