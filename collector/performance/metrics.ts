@@ -23,7 +23,10 @@ export const HIGHER_IS_BETTER = new Set([
 ]);
 
 export const METRICS: Record<Task, string[]> = {
-  binary: ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'brier'],
+  binary: [
+    'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'brier',
+    'precision_macro', 'recall_macro', 'f1_macro', 'precision_weighted', 'recall_weighted', 'f1_weighted',
+  ],
   multiclass: ['accuracy', 'precision_macro', 'recall_macro', 'f1_macro', 'precision_weighted', 'recall_weighted', 'f1_weighted'],
   regression: ['mae', 'rmse', 'mape', 'r2'],
 };
@@ -101,6 +104,18 @@ export function fromConfusion(c: BinaryCounts, rows = c.tp + c.fp + c.fn + c.tn)
   return out;
 }
 
+/**
+ * Macro and weighted precision/recall/F1 of a binary confusion matrix: the two classes (positive
+ * and negative) as in multiclass, over the classes present among labels and predictions.
+ */
+export function binaryAverages(c: BinaryCounts): MetricValue[] {
+  const classes = [
+    { tp: c.tp, npred: c.tp + c.fp, ntrue: c.tp + c.fn },
+    { tp: c.tn, npred: c.tn + c.fn, ntrue: c.tn + c.fp },
+  ].filter((k) => k.npred + k.ntrue > 0);
+  return fromClassCounts(classes).filter((m) => m.metric !== 'accuracy');
+}
+
 /** Binary classification metrics per segment value. */
 export async function binaryMetrics(client: ClickHouseClient, src: SqlSource, positive: string): Promise<Map<string, MetricValue[]>> {
   const params = { ...src.params, pm_pos: positive };
@@ -124,6 +139,7 @@ export async function binaryMetrics(client: ClickHouseClient, src: SqlSource, po
     const a = auc.get(String(r.seg));
     out.set(String(r.seg), [
       ...fromConfusion(c),
+      ...binaryAverages(c),
       { metric: 'roc_auc', value: a?.value ?? null, rows: a?.rows ?? 0 },
       { metric: 'log_loss', value: scored === 0 ? null : num(r.ll_sum) / scored, rows: scored },
       { metric: 'brier', value: scored === 0 ? null : num(r.brier_sum) / scored, rows: scored },

@@ -53,7 +53,10 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
     expect(s.coverage).toBeLessThan(0.95);
     expect(s.labelled).toBe(Math.round(s.coverage * s.predictions));
     const m = Object.fromEntries(s.metrics.map((x) => [x.metric, x]));
-    expect(Object.keys(m).sort()).toEqual(['accuracy', 'brier', 'f1', 'log_loss', 'precision', 'recall', 'roc_auc']);
+    expect(Object.keys(m).sort()).toEqual([
+      'accuracy', 'brier', 'f1', 'f1_macro', 'f1_weighted', 'log_loss', 'precision', 'precision_macro', 'precision_weighted',
+      'recall', 'recall_macro', 'recall_weighted', 'roc_auc',
+    ]);
     for (const x of s.metrics) expect(x.coverage).toBe(s.coverage);
     // Drifted incomes push scores up while the truth does not move: more false positives.
     expect(m.accuracy.drop).toBeGreaterThan(0.01);
@@ -78,7 +81,7 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
     for (const s of segs) {
       expect(s.predictions).toBeGreaterThan(0);
       expect(s.labelled).toBeGreaterThan(0);
-      expect(s.metrics).toHaveLength(7);
+      expect(s.metrics).toHaveLength(13);
       for (const m of s.metrics) expect(m.coverage).toBe(s.coverage);
     }
   });
