@@ -87,56 +87,65 @@ function num(v: unknown, path: string): number {
 
 export function decodeMetrics(req: MetricsRequest, now = Date.now()): DecodedMetrics {
   const out: DecodedMetrics = { points: [], rejected: [] };
+  let res: Record<string, string> = {};
   (req.resourceMetrics ?? []).forEach((rm, ri) => {
-    const res = attrs(rm?.resource?.attributes);
-    (rm?.scopeMetrics ?? []).forEach((sm, si) => {
-      (sm?.metrics ?? []).forEach((m, mi) => {
+    res = attrs(rm?.resource?.attributes);
+    (Array.isArray(rm?.scopeMetrics) ? rm.scopeMetrics : []).forEach((sm, si) => {
+      (Array.isArray(sm?.metrics) ? sm.metrics : []).forEach((m, mi) => {
         const path = `resourceMetrics[${ri}].scopeMetrics[${si}].metrics[${mi}]`;
-        if (!m || typeof m.name !== 'string' || m.name === '') {
-          out.rejected.push({ path: `${path}.name`, reason: 'missing' });
-          return;
+        try {
+          decodeMetric(m, path);
+        } catch (e) {
+          out.rejected.push({ path, reason: `malformed metric: ${(e as Error).message}` });
         }
-        if (m.exponentialHistogram !== undefined || m.summary !== undefined) {
-          out.rejected.push({ path, reason: `${m.exponentialHistogram !== undefined ? 'exponential histograms' : 'summaries'} are not supported (metric "${m.name}")` });
-          return;
-        }
-        const base = (p: { attributes?: KeyValue[]; startTimeUnixNano?: string; timeUnixNano?: string }) => {
-          const a = { ...res, ...attrs(p.attributes) };
-          const model = a[ATTR.model] ?? '';
-          const version = a[ATTR.version] ?? '';
-          delete a[ATTR.model];
-          delete a[ATTR.version];
-          const ts = nanosToMs(p.timeUnixNano);
-          return { model, version, attributes: a, ts: Number.isFinite(ts) ? ts : now, startTs: nanosToMs(p.startTimeUnixNano) || 0 };
-        };
-        const numberPoints = (kind: 'gauge' | 'sum', points: NumberPoint[] | undefined, temp: number | undefined, monotonic: boolean) =>
-          (points ?? []).forEach((p, k) => {
-            try {
-              const value = p.asDouble !== undefined ? num(p.asDouble, `${path}.${kind}.dataPoints[${k}].asDouble`) : num(p.asInt ?? 0, `${path}.${kind}.dataPoints[${k}].asInt`);
-              out.points.push({ metric: m.name!, kind, ...base(p), monotonic, temporality: temporality(temp), value, count: 0, sum: 0, bounds: [], buckets: [] });
-            } catch (e) {
-              out.rejected.push({ path: `${path}.${kind}.dataPoints[${k}]`, reason: (e as Error).message.replace(/^.*: /, '') });
-            }
-          });
-        if (m.gauge) numberPoints('gauge', m.gauge.dataPoints, undefined, false);
-        else if (m.sum) numberPoints('sum', m.sum.dataPoints, m.sum.aggregationTemporality, m.sum.isMonotonic === true);
-        else if (m.histogram) {
-          (m.histogram.dataPoints ?? []).forEach((p, k) => {
-            const where = `${path}.histogram.dataPoints[${k}]`;
-            const bounds = (p.explicitBounds ?? []).map(Number);
-            const buckets = (p.bucketCounts ?? []).map(Number);
-            if (buckets.length !== 0 && buckets.length !== bounds.length + 1) {
-              out.rejected.push({ path: `${where}.bucketCounts`, reason: `has ${buckets.length} counts for ${bounds.length} bounds (needs bounds + 1)` });
-              return;
-            }
-            out.points.push({
-              metric: m.name!, kind: 'histogram', ...base(p), monotonic: true, temporality: temporality(m.histogram!.aggregationTemporality),
-              value: NaN, count: Number(p.count ?? 0), sum: Number(p.sum ?? NaN), bounds, buckets,
-            });
-          });
-        } else out.rejected.push({ path, reason: `metric "${m.name}" has no gauge, sum or histogram data` });
       });
     });
   });
   return out;
+
+  function decodeMetric(m: Metric, path: string): void {
+    if (!m || typeof m.name !== 'string' || m.name === '') {
+      out.rejected.push({ path: `${path}.name`, reason: 'missing' });
+      return;
+    }
+    if (m.exponentialHistogram !== undefined || m.summary !== undefined) {
+      out.rejected.push({ path, reason: `${m.exponentialHistogram !== undefined ? 'exponential histograms' : 'summaries'} are not supported (metric "${m.name}")` });
+      return;
+    }
+    const base = (p: { attributes?: KeyValue[]; startTimeUnixNano?: string; timeUnixNano?: string }) => {
+      const a = { ...res, ...attrs(p.attributes) };
+      const model = a[ATTR.model] ?? '';
+      const version = a[ATTR.version] ?? '';
+      delete a[ATTR.model];
+      delete a[ATTR.version];
+      const ts = nanosToMs(p.timeUnixNano);
+      return { model, version, attributes: a, ts: Number.isFinite(ts) ? ts : now, startTs: nanosToMs(p.startTimeUnixNano) || 0 };
+    };
+    const numberPoints = (kind: 'gauge' | 'sum', points: NumberPoint[] | undefined, temp: number | undefined, monotonic: boolean) =>
+      (points ?? []).forEach((p, k) => {
+        try {
+          const value = p.asDouble !== undefined ? num(p.asDouble, `${path}.${kind}.dataPoints[${k}].asDouble`) : num(p.asInt ?? 0, `${path}.${kind}.dataPoints[${k}].asInt`);
+          out.points.push({ metric: m.name!, kind, ...base(p), monotonic, temporality: temporality(temp), value, count: 0, sum: 0, bounds: [], buckets: [] });
+        } catch (e) {
+          out.rejected.push({ path: `${path}.${kind}.dataPoints[${k}]`, reason: (e as Error).message.replace(/^.*: /, '') });
+        }
+      });
+    if (m.gauge) numberPoints('gauge', m.gauge.dataPoints, undefined, false);
+    else if (m.sum) numberPoints('sum', m.sum.dataPoints, m.sum.aggregationTemporality, m.sum.isMonotonic === true);
+    else if (m.histogram) {
+      (m.histogram.dataPoints ?? []).forEach((p, k) => {
+        const where = `${path}.histogram.dataPoints[${k}]`;
+        const bounds = (p.explicitBounds ?? []).map(Number);
+        const buckets = (p.bucketCounts ?? []).map(Number);
+        if (buckets.length !== 0 && buckets.length !== bounds.length + 1) {
+          out.rejected.push({ path: `${where}.bucketCounts`, reason: `has ${buckets.length} counts for ${bounds.length} bounds (needs bounds + 1)` });
+          return;
+        }
+        out.points.push({
+          metric: m.name!, kind: 'histogram', ...base(p), monotonic: true, temporality: temporality(m.histogram!.aggregationTemporality),
+          value: NaN, count, sum: Number(p.sum ?? NaN), bounds, buckets,
+        });
+      });
+    } else out.rejected.push({ path, reason: `metric "${m.name}" has no gauge, sum or histogram data` });
+  }
 }
