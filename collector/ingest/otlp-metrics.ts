@@ -137,6 +137,11 @@ export function decodeMetrics(req: MetricsRequest, now = Date.now()): DecodedMet
         const where = `${path}.histogram.dataPoints[${k}]`;
         const bounds = (p.explicitBounds ?? []).map(Number);
         const buckets = (p.bucketCounts ?? []).map(Number);
+        const count = Number(p.count ?? 0);
+        if (![count, ...buckets].every((n) => Number.isSafeInteger(n) && n >= 0) || !bounds.every(Number.isFinite)) {
+          out.rejected.push({ path: where, reason: 'count and bucketCounts must be non-negative integers, explicitBounds finite numbers' });
+          return;
+        }
         if (buckets.length !== 0 && buckets.length !== bounds.length + 1) {
           out.rejected.push({ path: `${where}.bucketCounts`, reason: `has ${buckets.length} counts for ${bounds.length} bounds (needs bounds + 1)` });
           return;
