@@ -5,7 +5,10 @@ const USAGE = `usage: driftwatch <command>
 commands:
   collector   run the collector (env: DRIFTWATCH_PORT, DRIFTWATCH_DATA_DIR, DRIFTWATCH_RULES, CLICKHOUSE_URL, ...)
   demo        run a simulated model service that sends predictions through the SDK (env: DRIFTWATCH_ENDPOINT)
-  rules check FILES...   validate rule files (exit 0 when valid, 1 otherwise)`;
+  drift --reference REF --current CUR [--method M] [--columns a,b] [--format json|text] [--out FILE]
+              offline drift report of two CSV/JSONL/Parquet files (driftwatch drift --help)
+  rules check FILES...   validate rule files (exit 0 when valid, 1 otherwise)
+  rules test FILE...     run rule unit tests`;
 
 const [cmd, ...rest] = process.argv.slice(2);
 
@@ -15,6 +18,8 @@ async function main(): Promise<number> {
       return (await import('../collector/cli.js')).runCollectorCli();
     case 'demo':
       return (await import('../demo/cli.js')).runDemoCli(rest);
+    case 'drift':
+      return (await import('../collector/drift/cli.js')).runDriftCli(rest);
     case 'rules':
       return (await import('../rules/cli.js')).runRulesCli(rest);
     case undefined:

@@ -139,6 +139,8 @@ export class LiveDrift {
       numeric: { sql: numericSource(true), params },
       categorical: { sql: categoricalSource(), params },
       method,
+      // A feature absent from one side of a live window is not an error: it is left out.
+      emptyColumns: 'skip',
     });
     if (report.current_rows === 0) return undefined;
     const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report };
