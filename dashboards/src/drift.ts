@@ -24,7 +24,7 @@ const feature = chVariable(
   { multi: true, includeAll: true },
 );
 
-const SELECTED = `${MODEL_VERSION} AND window_seconds = \${window} AND feature IN (\${feature})`;
+const SELECTED = `${MODEL_VERSION} AND window_seconds = toUInt32OrZero('\${window}') AND feature IN (\${feature})`;
 const QUANTILES = '0.05, 0.25, 0.5, 0.75, 0.95';
 
 // The baseline rows of the selected versions, for the reference side of the distributions.

@@ -1,6 +1,12 @@
 // Fleet overview: every model at a glance (traffic, drift status, firing alerts).
-import { columnUnit, dashboard, promql, sql, stat, table, timeseries, type Json } from './grafana.js';
+import { columnLinks, columnUnit, dashboard, promql, sql, stat, table, timeseries, type Json } from './grafana.js';
 import { dsClickHouse, dsPrometheus } from './variables.js';
+
+const MODEL_DASHBOARDS = [
+  { title: 'Model drift', uid: 'driftwatch-model-drift' },
+  { title: 'Performance', uid: 'driftwatch-performance' },
+  { title: 'Latency and SLO', uid: 'driftwatch-latency' },
+];
 
 /** The latest verdict per (model, version, feature, window) in the range, as a subquery. */
 const LATEST_VERDICTS = `
@@ -57,7 +63,7 @@ export const fleet: Json = dashboard({
           h: 8,
           sortBy: 'predictions',
           columns: ['model', 'version', 'predictions', ['last_seen', 'last seen'], ['drifting_features', 'drifting features'], ['checked_features', 'checked features'], ['latency_p95_ms', 'p95 latency']],
-          overrides: [columnUnit('latency_p95_ms', 'ms', 1), columnUnit('last_seen', 'dateTimeAsIso')],
+          overrides: [columnUnit('latency_p95_ms', 'ms', 1), columnUnit('last_seen', 'dateTimeAsIso'), columnLinks('model', 'model', MODEL_DASHBOARDS)],
           targets: [
             sql(`
               SELECT p.model AS model, p.version AS version, p.predictions AS predictions, p.last_seen AS last_seen,
@@ -128,7 +134,7 @@ export const fleet: Json = dashboard({
           description: 'Pending and firing alerts (the collector\'s rule engine), newest first.',
           h: 8,
           columns: ['state', ['rule', 'alert'], 'model', 'version', 'feature', 'value', ['active_at', 'active since'], ['fired_at', 'firing since'], 'summary'],
-          overrides: [columnUnit('active_at', 'dateTimeAsIso'), columnUnit('fired_at', 'dateTimeAsIso')],
+          overrides: [columnUnit('active_at', 'dateTimeAsIso'), columnUnit('fired_at', 'dateTimeAsIso'), columnLinks('model', 'model', MODEL_DASHBOARDS.slice(0, 1))],
           targets: [
             sql(`
               SELECT state, rule, labels['model'] AS model, labels['version'] AS version, labels['feature'] AS feature,

@@ -154,6 +154,19 @@ export function columnUnit(column: string, unit: string, decimals?: number): Jso
   };
 }
 
+/** Overrides: the named column's cells link to another dashboard, passing the cell as `var-<variable>`. */
+export function columnLinks(column: string, variable: string, targets: { title: string; uid: string }[]): Json {
+  return {
+    matcher: { id: 'byName', options: column },
+    properties: [
+      {
+        id: 'links',
+        value: targets.map((t) => ({ title: t.title, url: `/d/${t.uid}?var-${variable}=\${__value.raw}&\${__url_time_range}` })),
+      },
+    ],
+  };
+}
+
 // ---- template variables ------------------------------------------------------------------------
 
 export function datasourceVariable(name: string, pluginId: string, label: string): Json {

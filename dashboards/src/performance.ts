@@ -25,7 +25,7 @@ const metric = chVariable(
 );
 
 // Whole-population rows (segment_key = '') of the selection.
-const SELECTED = `${MODEL_VERSION} AND window_seconds = \${window} AND segment_key = ''`;
+const SELECTED = `${MODEL_VERSION} AND window_seconds = toUInt32OrZero('\${window}') AND segment_key = ''`;
 const METRICS = `metric IN (\${metric})`;
 
 export const performance: Json = dashboard({
@@ -175,7 +175,7 @@ export const performance: Json = dashboard({
               SELECT version, segment_key, segment_value, metric, kind, argMax(value, ts) AS metric_value,
                      argMax(relative_drop, ts) AS relative_drop, argMax(coverage, ts) AS coverage, argMax(predictions, ts) AS predictions
               FROM performance_results
-              WHERE ${MODEL_VERSION} AND window_seconds = \${window} AND segment_key != '' AND ${METRICS} AND $__timeFilter(ts)
+              WHERE ${MODEL_VERSION} AND window_seconds = toUInt32OrZero('\${window}') AND segment_key != '' AND ${METRICS} AND $__timeFilter(ts)
               GROUP BY version, segment_key, segment_value, metric, kind
               ORDER BY version, segment_key, segment_value, metric, kind`),
           ],

@@ -88,3 +88,13 @@ describe('provisioning files', () => {
     expect(file.providers[0]).toMatchObject({ type: 'file', folder: 'Driftwatch', options: { path: expect.any(String) } });
   });
 });
+
+describe('links between dashboards', () => {
+  it('point at dashboards that exist', () => {
+    const dashboards = loadDashboards();
+    const uids = new Set(dashboards.map((d) => d.json.uid));
+    const targets = dashboards.flatMap((d) => [...JSON.stringify(d.json).matchAll(/"url":\s*"\/d\/([\w-]+)/g)].map((m) => m[1]));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) expect(uids).toContain(t);
+  });
+});
