@@ -165,6 +165,7 @@ export class PerformanceEngine {
     const hit = this.cache.get(key);
     if (hit && now - hit.at < (this.o.cacheMs ?? 5000) && now >= hit.at) return hit.result;
     const result = this.run(q, now);
+    for (const [k, v] of this.cache) if (now - v.at >= (this.o.cacheMs ?? 5000)) this.cache.delete(k);
     this.cache.set(key, { at: now, result });
     result.catch(() => this.cache.delete(key));
     return result;
