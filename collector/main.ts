@@ -69,7 +69,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   });
   const silences = await createSilences(store.client, rules.silences, { log });
   const evaluator = new Evaluator(rules, {
-    source: createSignalSource(drift, store.client),
+    source: createSignalSource(drift, store.client, performance),
     silenced: silences.match,
     notify: (ns) => {
       dispatcher.notify(ns);

@@ -8,6 +8,11 @@
 //   data_quality         one per (model, version, feature): the current window's share of missing
 //                        values, of values outside the reference range (numerical features) or of
 //                        categories unseen in the reference (categorical features)
+//   metric               one per (model, version): the realized metric over the window (from labels)
+//   metric_drop          one per (model, version): its drop from the baseline window (positive =
+//                        worse), relative (default) or absolute
+//   estimated_metric     one per (model, version): the CBPE estimate (binary classifiers with scores)
+//   latency_percentile   one per (model, version): that percentile of ml.prediction.latency_ms (ms)
 //   volume               one per (model, version): predictions in the window (0 for a version seen
 //                        within `lookback` but silent in the window)
 //   no_data              one per model: 1 when a model seen within `lookback` sent nothing in the
@@ -16,6 +21,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { modelMatches, type Rule } from '../rules/engine/load.js';
 import type { Sample, SignalSource } from '../rules/engine/evaluator.js';
 import type { LiveDrift, LiveDriftResult } from './drift/live.js';
+import type { PerformanceEngine } from './performance/engine.js';
+import { performanceSignals } from './performance/signal.js';
 import { queryRows } from './store/client.js';
 import { tsText } from './store/writer.js';
 
@@ -70,7 +77,33 @@ async function volumes(client: ClickHouseClient, rule: Rule, now: number): Promi
   return rows.filter((r) => modelMatches(rule.models, r.model));
 }
 
-export function createSignalSource(drift: LiveDrift, client?: ClickHouseClient): SignalSource {
+/** metric, metric_drop, estimated_metric from the performance engine; null values yield no sample. */
+async function performanceSamples(engine: PerformanceEngine, rule: Rule, now: number): Promise<Sample[]> {
+  const kind = rule.signal === 'estimated_metric' ? 'estimated' : 'realized';
+  const values = await performanceSignals(engine, { models: (m) => modelMatches(rule.models, m), windowMs: rule.windowMs, metric: rule.metric!, kind, now });
+  const out: Sample[] = [];
+  for (const v of values) {
+    const value = rule.signal === 'metric_drop' ? (rule.drop === 'absolute' ? v.drop : v.relative_drop) : v.value;
+    if (value !== null && Number.isFinite(value)) out.push({ labels: { model: v.model, version: v.version, metric: v.metric }, value });
+  }
+  return out;
+}
+
+async function latencyPercentiles(client: ClickHouseClient, rule: Rule, now: number): Promise<Sample[]> {
+  const rows = await queryRows<{ model: string; version: string; v: number }>(
+    client,
+    `SELECT model, version, quantileExact({q:Float64})(latency_ms) AS v
+     FROM predictions
+     WHERE ts > {from:DateTime64(3)} AND ts <= {now:DateTime64(3)} AND isFinite(latency_ms)
+     GROUP BY model, version`,
+    { q: rule.percentile! / 100, from: tsText(now - rule.windowMs), now: tsText(now) },
+  );
+  return rows
+    .filter((r) => modelMatches(rule.models, r.model))
+    .map((r) => ({ labels: { model: r.model, version: r.version, percentile: String(rule.percentile) }, value: Number(r.v) }));
+}
+
+export function createSignalSource(drift: LiveDrift, client?: ClickHouseClient, performance?: PerformanceEngine): SignalSource {
   return {
     async query(rule: Rule, now: number): Promise<Sample[]> {
       switch (rule.signal) {
@@ -87,6 +120,14 @@ export function createSignalSource(drift: LiveDrift, client?: ClickHouseClient):
           }
           return out;
         }
+        case 'metric':
+        case 'metric_drop':
+        case 'estimated_metric':
+          if (!performance) throw new Error(`${rule.signal} needs the performance engine`);
+          return performanceSamples(performance, rule, now);
+        case 'latency_percentile':
+          if (!client) throw new Error('latency_percentile needs the store');
+          return latencyPercentiles(client, rule, now);
         case 'volume': {
           if (!client) throw new Error('volume needs the store');
           return (await volumes(client, rule, now)).map((r) => ({ labels: { model: r.model, version: r.version }, value: Number(r.n) }));

@@ -34,12 +34,17 @@ export type Signal = (typeof SIGNALS)[number];
  * The signals the collector computes today (collector/signals.ts). A rule on any other signal is
  * rejected when its file is loaded, rather than accepted and silently never firing.
  */
-export const LIVE_SIGNALS: readonly Signal[] = ['feature_drift', 'dataset_drift_share', 'prediction_drift', 'data_quality', 'volume', 'no_data'];
+export const LIVE_SIGNALS: readonly Signal[] = [
+  'feature_drift', 'dataset_drift_share', 'prediction_drift', 'data_quality',
+  'metric', 'metric_drop', 'estimated_metric', 'latency_percentile', 'volume', 'no_data',
+];
 
 export const METHODS = ['ks', 'wasserstein', 'psi', 'kl', 'jensenshannon', 'hellinger', 'tvd', 'linf', 'chisquare', 'auto'] as const;
 export const QUALITY_CHECKS = ['missing_share', 'out_of_range_share', 'new_category_share'] as const;
 export const METRICS = [
-  'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'brier', 'mae', 'rmse', 'mape', 'r2',
+  'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'brier',
+  'precision_macro', 'recall_macro', 'f1_macro', 'precision_weighted', 'recall_weighted', 'f1_weighted',
+  'mae', 'rmse', 'mape', 'r2',
 ] as const;
 export const OUTPUTS = ['prediction', 'score'] as const;
 
@@ -76,10 +81,12 @@ export const RuleSchema = z
     outputs: z.array(z.enum(OUTPUTS)).min(1).optional()
       .meta({ description: 'prediction_drift: which outputs (the pseudo-columns @prediction, @score); default both.' }),
     check: z.enum(QUALITY_CHECKS).optional().meta({ description: 'data_quality: the check whose share is compared.' }),
-    metric: z.enum(METRICS).optional().meta({ description: 'metric, metric_drop, estimated_metric: the performance metric.' }),
+    metric: z.enum(METRICS).optional().meta({
+      description: 'metric, metric_drop, estimated_metric: the performance metric (scikit-learn definitions; precision/recall/f1 of a multiclass model are the macro averages; estimated_metric: accuracy, precision, recall, f1, roc_auc of binary classifiers with scores, by CBPE).',
+    }),
     drop: z.enum(['absolute', 'relative']).optional()
       .meta({ description: 'metric_drop: baseline - current (absolute) or that divided by the baseline (relative, default).' }),
-    percentile: z.number().gt(0).lt(100).optional().meta({ description: 'latency_percentile: e.g. 99 for p99.' }),
+    percentile: z.number().gt(0).lt(100).optional().meta({ description: 'latency_percentile: e.g. 99 for p99 (the value is in milliseconds).' }),
     lookback: duration.optional()
       .meta({ description: 'volume, no_data: model versions seen within this long count (as 0 when silent in the window). Default 24h.' }),
     window: duration.default('1h').meta({ description: 'The window of traffic the signal is computed over (drift: against the baseline).' }),

@@ -19,7 +19,7 @@ describe('rules test (promtool style)', () => {
 
   it('passes the shipped tests of every example rule file', async () => {
     const files = readdirSync(examples).filter((f) => f.endsWith('.test.yaml'));
-    expect(files.sort()).toEqual(['drift.test.yaml', 'traffic.test.yaml']);
+    expect(files.sort()).toEqual(['drift.test.yaml', 'performance.test.yaml', 'traffic.test.yaml']);
     let assertions = 0;
     for (const f of files) {
       const r = await runRuleTestFile(join(examples, f));
