@@ -10,6 +10,49 @@ const sloLe = textboxVariable('slo_le', 'Objective as a histogram bucket (s)', '
 // Prometheus selectors for the SDK histogram: attributes ml.model.name / ml.model.version.
 const SEL = `ml_model_name="$model", ml_model_version=~"\${version:regex}"`;
 
+/**
+ * A quantile of explicit-bucket histogram counts (`counts` per bucket, `cum` their running sum,
+ * `total` the last of it, `bounds` the upper bounds), interpolated linearly inside the bucket as
+ * Prometheus' histogram_quantile does; the +Inf bucket answers the highest bound.
+ */
+export function bucketQuantile(q: number): string {
+  const i = `arrayFirstIndex(c -> c >= ${q} * total, cum)`;
+  return `if(total = 0, nan, if(${i} > length(bounds), bounds[-1],
+            if(${i} = 1, 0, bounds[${i} - 1])
+            + (bounds[${i}] - if(${i} = 1, 0, bounds[${i} - 1]))
+              * (${q} * total - if(${i} = 1, 0, cum[${i} - 1])) / counts[${i}]))`;
+}
+
+// Latency histograms received over OTLP (POST /v1/metrics) into metric_points. Each point's new
+// counts: a delta point's own; a cumulative point's minus the series' previous point (a series
+// that started inside the time range counts from zero, one that started before has no known
+// previous point and counts from its first point in the range). Summed per interval, then quantiles.
+const OTLP_HISTOGRAM_QUANTILES = `
+              SELECT time, ${bucketQuantile(0.5)} AS p50,
+                     ${bucketQuantile(0.95)} AS p95,
+                     ${bucketQuantile(0.99)} AS p99
+              FROM
+              (
+                  SELECT time, bounds, counts, arrayCumSum(counts) AS cum, cum[-1] AS total
+                  FROM
+                  (
+                      SELECT $__timeInterval(ts) AS time, bounds, sumForEach(d) AS counts
+                      FROM
+                      (
+                          SELECT ts, bounds,
+                                 if(temporality = 'delta', arrayMap(x -> toInt64(x), buckets),
+                                    arrayMap((x, y) -> toInt64(x) - toInt64(y), buckets,
+                                             lagInFrame(buckets, 1, if(start_ts >= $__fromTime, arrayMap(x -> toUInt64(0), buckets), buckets))
+                                                 OVER (PARTITION BY version, attributes, start_ts ORDER BY ts))) AS d
+                          FROM metric_points
+                          WHERE metric = 'ml.prediction.duration' AND kind = 'histogram' AND ${MODEL_VERSION}
+                            AND length(buckets) = length(bounds) + 1 AND $__timeFilter(ts)
+                      )
+                      GROUP BY time, bounds
+                  )
+              )
+              ORDER BY time`;
+
 const percentiles = (p: number) =>
   stat({
     title: `p${Math.round(p * 100)} latency`,
@@ -104,6 +147,14 @@ export const latency: Json = dashboard({
               'timeSeries',
             ),
           ],
+        }),
+        timeseries({
+          title: 'Latency percentiles from OTLP histograms',
+          description:
+            'The ml.prediction.duration histogram sent to the collector over OTLP (POST /v1/metrics, any OpenTelemetry SDK), interpolated inside its buckets like histogram_quantile: only as precise as the bucket boundaries.',
+          unit: 's',
+          interval: '1m',
+          targets: [sql(OTLP_HISTOGRAM_QUANTILES, 'timeSeries')],
         }),
         timeseries({
           title: 'Predictions per second by version',

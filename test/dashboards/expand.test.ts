@@ -1,6 +1,7 @@
 // The expansion the query tests rely on, against the plugin's own definitions (pkg/macros in
 // grafana/clickhouse-datasource) and Grafana's variable formatting.
 import { describe, expect, it } from 'vitest';
+import { bucketQuantile } from '../../dashboards/src/latency.js';
 import { clickhouseFormat, expandMacros, metricNames, prometheusFormat, replaceVariables } from './grafana.js';
 
 // The time range of the plugin's macro tests.
@@ -51,5 +52,20 @@ describe('metric names in PromQL', () => {
     expect(metricNames('histogram_quantile(0.99, sum by (le, table) (rate(a_bucket{x="y"}[5m])))')).toEqual(['a_bucket']);
     expect(metricNames('sum(rate(a_total[1m])) / sum(rate(b_total{s!="200"}[1m])) or vector(0)')).toEqual(['a_total', 'b_total']);
     expect(metricNames('up offset 5m')).toEqual(['up']);
+  });
+});
+
+describe('histogram quantiles in SQL', () => {
+  it('interpolate inside the bucket like histogram_quantile, the +Inf bucket answering the highest bound', async () => {
+    const { query } = await import('chdb');
+    const qs = [0.05, 0.5, 0.99];
+    const sql = `SELECT ${qs.map((q, i) => `${bucketQuantile(q)} AS q${i}`).join(', ')}
+      FROM (SELECT [0.005, 0.01, 0.05] AS bounds, [10, 30, 50, 10] AS counts, arrayCumSum(counts) AS cum, cum[-1] AS total)`;
+    const row = JSON.parse(query(sql, 'JSONEachRow')) as Record<string, number>;
+    // p5: rank 5 of the first bucket's 10 in [0, 0.005]; p50: rank 50, 10 into the third bucket's 50
+    // in [0.01, 0.05]; p99: in the +Inf bucket.
+    expect(row.q0).toBeCloseTo(0.0025, 12);
+    expect(row.q1).toBeCloseTo(0.018, 12);
+    expect(row.q2).toBe(0.05);
   });
 });

@@ -11,7 +11,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '@opentelemetry/api';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { stringify } from 'yaml';
 import { runDemo } from '../../demo/service.js';
@@ -79,13 +80,15 @@ describe('dashboard queries against a collector after real traffic', () => {
     const start = Date.now();
     // The serving application's own metrics: the SDK records ml.prediction.duration through the
     // global MeterProvider; a Prometheus exporter renders it as the application would expose it.
+    // The application also pushes its metrics to the collector over OTLP (into metric_points).
     const reader = new PrometheusExporter({ preventServerStart: true });
-    appMeters = new MeterProvider({ readers: [reader] });
+    sink = await startSink();
+    collector = await startTestCollector({ rulesYaml: RULES(sink.url), baselineRows: 300 });
+    const otlp = new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${collector.url}/v1/metrics` }), exportIntervalMillis: 1000 });
+    appMeters = new MeterProvider({ readers: [reader, otlp] });
     metrics.setGlobalMeterProvider(appMeters);
     const renderApp = async () => new PrometheusSerializer().serialize((await reader.collect()).resourceMetrics);
 
-    sink = await startSink();
-    collector = await startTestCollector({ rulesYaml: RULES(sink.url), baselineRows: 300 });
     // Before any traffic: a fresh install's dashboards.
     for (const { file, json } of dashboards) emptyStore.set(file, (await checkDashboard(file, json, { fromMs: start - 3_600_000, toMs: start }, false)).failures);
     // A Prometheus scraping the collector and the application every second.
@@ -221,6 +224,10 @@ describe('dashboard queries against a collector after real traffic', () => {
         if (p.type === 'stat') {
           const col = r.meta.find((m) => m.name === expectedColumns(p)[0]);
           if (!col || !NUMERIC.test(col.type)) failures.push(`${where}: stat column is not numeric (${JSON.stringify(r.meta)})`);
+        }
+        // A panel of numbers shows at least one.
+        if ((t.format === 0 || p.type === 'stat') && !r.data.some((row) => r.meta.some((m) => NUMERIC.test(m.type) && row[m.name] !== null && row[m.name] !== 'nan'))) {
+          failures.push(`${where}: no numeric value in ${JSON.stringify(r.data.slice(0, 3))}`);
         }
         if (t.format === 0) {
           // Time-series format: time first, then at least one number; strings name the series.
