@@ -26,7 +26,14 @@ export interface Chunk {
   strs: string[];
   /** Epoch milliseconds. */
   ts: Float64Array;
-  ids: string[];
+  /**
+   * Generated ids as their sequence number (the id is the monitor's `idPrefix` + this number, built
+   * by the pipeline: strings would cost a structured clone each), or -1 when the caller gave the id,
+   * which is then in `ids`.
+   */
+  idSeq: Float64Array;
+  /** Ids given by the caller, by row (allocated on the first one). */
+  ids: (string | undefined)[] | undefined;
   /** The prediction value: a number, or an index into `strs` (see predTag). */
   pred: Float64Array;
   predTag: Uint8Array;
@@ -66,6 +73,8 @@ export interface PipelineConfig {
   model: string;
   version: string;
   sdkVersion: string;
+  /** Generated ids are idPrefix + sequence number. */
+  idPrefix: string;
   redact: Record<string, RedactMode>;
   /** Mixed into hashed values, so that hashes cannot be matched across deployments by guessing. */
   redactSalt: string;
@@ -90,5 +99,5 @@ export type PipelineMessage = BatchResult | WarnMessage;
 
 /** Buffers of a chunk, for postMessage's transfer list. */
 export function chunkTransfer(c: Chunk): ArrayBuffer[] {
-  return [c.vals.buffer, c.tags.buffer, c.ts.buffer, c.pred.buffer, c.predTag.buffer, c.score.buffer, c.lat.buffer] as ArrayBuffer[];
+  return [c.vals.buffer, c.tags.buffer, c.ts.buffer, c.idSeq.buffer, c.pred.buffer, c.predTag.buffer, c.score.buffer, c.lat.buffer] as ArrayBuffer[];
 }

@@ -22,7 +22,7 @@ interface Layout {
 
 const MAX_LAYOUTS = 64;
 const FIRST_CAP = 64;
-const ID_BYTES = 72; // an id slot plus the id string (a V8 cons string of prefix and counter)
+const ID_BYTES = 8; // the id's sequence number; ids given by callers are counted per record
 const LABEL_BYTES = 80;
 
 /** Problems the hot path met, reported by kind (logged once each) and counted. */
@@ -69,7 +69,9 @@ export class ColumnBuffer {
   /** The hot path. Returns false when the record was dropped (buffer full) or invalid. */
   push(
     features: Record<string, FeatureValue>,
-    id: string,
+    /** The id's sequence number when generated (the id is then not stored), else -1 and `id`. */
+    seq: number,
+    id: string | undefined,
     ts: number,
     prediction: unknown,
     score: unknown,
@@ -101,7 +103,7 @@ export class ColumnBuffer {
     c.score[i] = typeof score === 'number' ? score : this.notNumber(score, 'score');
     c.lat[i] = typeof latencyMs === 'number' ? latencyMs : this.notNumber(latencyMs, 'latencyMs');
     if (segment !== undefined && segment !== null) this.segment(c, i, segment);
-    const extra = this.rowExtra + (id.length > 24 ? id.length * 2 : 0);
+    const extra = seq >= 0 ? this.rowExtra : this.rowExtra + 40 + (id?.length ?? 0) * 2;
     if (extra > 0) {
       if (this.bytes + extra > this.maxBytes) {
         this.dropped++;
@@ -110,7 +112,12 @@ export class ColumnBuffer {
       this.bytes += extra;
       c.bytes += extra;
     }
-    c.ids[i] = id;
+    if (seq >= 0) c.idSeq[i] = seq;
+    else {
+      c.idSeq[i] = -1;
+      if (c.ids === undefined) c.ids = new Array(c.cap);
+      c.ids[i] = id;
+    }
     c.ts[i] = ts;
     if (++c.n === c.cap) {
       this.seal(this.cur!);
@@ -215,7 +222,6 @@ export class ColumnBuffer {
     let cap = Math.min(layout.nextCap, this.maxBatch, Math.floor(this.maxBytes / 4 / layout.rowBytes));
     if (cap * layout.rowBytes > room) cap = Math.floor(room / layout.rowBytes);
     if (cap < 1) return undefined;
-    layout.nextCap = Math.min(this.maxBatch, layout.nextCap * 2);
     const nf = layout.keys.length;
     const bytes = cap * layout.rowBytes;
     this.bytes += bytes;
@@ -228,7 +234,8 @@ export class ColumnBuffer {
       tags: new Uint8Array(cap * nf),
       strs: [],
       ts: new Float64Array(cap),
-      ids: new Array(cap),
+      idSeq: new Float64Array(cap),
+      ids: undefined,
       pred: new Float64Array(cap),
       predTag: new Uint8Array(cap),
       score: new Float64Array(cap),
@@ -243,11 +250,14 @@ export class ColumnBuffer {
     const c = layout.open;
     layout.open = undefined;
     if (c === undefined) return;
+    // Capacity follows the rate: doubles after a chunk that filled up, shrinks towards what a
+    // flush interval actually holds.
+    layout.nextCap = c.n === c.cap ? Math.min(this.maxBatch, c.cap * 2) : Math.max(FIRST_CAP, Math.min(this.maxBatch, c.n * 2));
     if (c.n === 0) {
       this.bytes -= c.bytes;
       return;
     }
-    if (c.ids.length > c.n) c.ids.length = c.n;
+    if (c.ids !== undefined && c.ids.length > c.n) c.ids.length = c.n;
     this.sealed.push(c);
     this.sealedRows += c.n;
   }

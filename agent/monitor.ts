@@ -92,6 +92,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       model: o.model,
       version: o.version,
       sdkVersion: SDK_VERSION,
+      idPrefix,
       redact: o.redact,
       redactSalt: o.redactSalt,
     },
@@ -279,7 +280,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   function record(p: PredictionInput): string {
     let id = '';
     try {
-      id = p.id === undefined ? idPrefix + idSeq++ : String(p.id);
+      const seq = p.id === undefined ? idSeq++ : -1;
+      id = seq >= 0 ? idPrefix + seq : String(p.id);
       if (sampleRate < 1 && Math.random() >= sampleRate) {
         stats.sampledOut++;
         return id;
@@ -290,7 +292,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         return id;
       }
       const t = p.timestamp;
-      if (buffer.push(p.features, id, typeof t === 'number' && t >= 0 && t < 1e14 ? t : t === undefined ? Date.now() : timeOf(t), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
+      if (buffer.push(p.features, seq, id, typeof t === 'number' && t >= 0 && t < 1e14 ? t : t === undefined ? Date.now() : timeOf(t), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
     } catch (e) {
       warnOnce('record', `record() failed: ${(e as Error).message}`);
     }
@@ -304,7 +306,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
       const ts = b.timestamp === undefined ? Date.now() : timeOf(b.timestamp);
       for (let i = 0; i < n; i++) {
         const given = b.ids?.[i];
-        const id = given === undefined ? idPrefix + idSeq++ : String(given);
+        const seq = given === undefined ? idSeq++ : -1;
+        const id = seq >= 0 ? idPrefix + seq : String(given);
         ids.push(id);
         if (sampleRate < 1 && Math.random() >= sampleRate) {
           stats.sampledOut++;
@@ -314,7 +317,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
           buffer.dropped++;
           continue;
         }
-        if (buffer.push(b.features[i], id, ts, b.predictions[i], b.scores?.[i], b.latencyMs, b.segment)) stats.recorded++;
+        if (buffer.push(b.features[i], seq, id, ts, b.predictions[i], b.scores?.[i], b.latencyMs, b.segment)) stats.recorded++;
       }
     } catch (e) {
       warnOnce('record', `recordBatch() failed: ${(e as Error).message}`);

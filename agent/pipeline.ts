@@ -256,6 +256,10 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     if (t === T_FALSE) return false;
     return undefined;
   }
+  function idOf(c: Chunk, i: number): string {
+    const seq = c.idSeq[i];
+    return seq >= 0 ? cfg.idPrefix + seq : (c.ids?.[i] ?? '');
+  }
   function predValue(c: Chunk, i: number): unknown {
     const t = c.predTag[i];
     if (t === T_NUM) return c.pred[i];
@@ -282,7 +286,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         buf[pos++] = 0x12; // ScopeLogs.log_records
         const lr = beginLen();
         timeField(c.ts[i]);
-        attrString(K_ID, c.ids[i]);
+        attrString(K_ID, idOf(c, i));
         attrScalar(K_PRED, predValue(c, i));
         const score = c.score[i];
         if (score === score) attrDouble(K_SCORE, score);
@@ -354,7 +358,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
       const mode = modes(c.keys);
       for (let i = 0; i < c.n; i++) {
         const attributes: { key: string; value?: JV }[] = [
-          { key: 'ml.prediction.id', value: { stringValue: c.ids[i] } },
+          { key: 'ml.prediction.id', value: { stringValue: idOf(c, i) } },
           { key: 'ml.prediction.value', value: jsonValue(predValue(c, i)) },
         ];
         if (c.score[i] === c.score[i]) attributes.push({ key: 'ml.prediction.score', value: jsonDouble(c.score[i]) });

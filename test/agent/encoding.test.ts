@@ -22,6 +22,7 @@ const cfg = (over: Partial<PipelineConfig> = {}): PipelineConfig => ({
   model: 'credit',
   version: 'v7',
   sdkVersion: 'test',
+  idPrefix: 'gen-',
   redact: {},
   redactSalt: '',
   ...over,
@@ -43,7 +44,7 @@ const rows: Row[] = [
 function batchOf(input: Row[], labels: Batch['labels'] = []): Batch {
   let full = 0;
   const buf = new ColumnBuffer(1 << 24, 100, 4096, () => {}, () => full++);
-  for (const r of input) buf.push(r.features, r.id, r.ts, r.prediction, r.score, r.latencyMs, r.segment);
+  for (const r of input) buf.push(r.features, -1, r.id, r.ts, r.prediction, r.score, r.latencyMs, r.segment);
   for (const l of labels) buf.label(l.id, l.value, l.ts);
   buf.sealAll();
   return buf.take()!;

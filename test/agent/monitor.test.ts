@@ -36,7 +36,9 @@ describe('delivery', () => {
       const s = await sink();
       const m = monitor({ endpoint: s.url, worker, apiKey: 'k1' });
       const ids: string[] = [];
-      for (let i = 0; i < 5000; i++) ids.push(m.record({ features: features(i), prediction: i % 2, score: 0.5, latencyMs: 3, segment: { channel: 'web' } }));
+      // Generated ids, and now and then one given by the caller, in the same chunks.
+      for (let i = 0; i < 5000; i++) ids.push(m.record({ id: i % 100 === 99 ? `own-${i}` : undefined, features: features(i), prediction: i % 2, score: 0.5, latencyMs: 3, segment: { channel: 'web' } }));
+      expect(ids[199]).toBe('own-199');
       m.label(ids[0], 1);
       const labelTs = Math.floor(Date.now() / 1000) * 1000 - 5000;
       m.labels([{ id: ids[1], value: 'yes' }, { id: ids[2], value: false, timestamp: labelTs }]);
