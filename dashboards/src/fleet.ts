@@ -40,10 +40,10 @@ export const fleet: Json = dashboard({
         }),
         stat({
           title: 'Drifting features',
-          description: 'Features whose latest drift verdict in the time range is drift (any model, version and window).',
+          description: 'Features (per model version) whose latest drift verdict in the time range, for any window, is drift.',
           field: 'drifting',
           thresholds: [{ color: 'green', value: null }, { color: 'orange', value: 1 }],
-          targets: [sql(`SELECT countIf(drifted) AS drifting FROM (${LATEST_VERDICTS})`)],
+          targets: [sql(`SELECT uniqExactIf((model, version, feature), drifted) AS drifting FROM (${LATEST_VERDICTS})`)],
         }),
         stat({
           title: 'Firing alerts',
@@ -78,7 +78,7 @@ export const fleet: Json = dashboard({
               ) AS p
               LEFT JOIN
               (
-                  SELECT model, version, countIf(drifted) AS drifting, uniqExact(feature) AS checked
+                  SELECT model, version, uniqExactIf(feature, drifted) AS drifting, uniqExact(feature) AS checked
                   FROM (${LATEST_VERDICTS})
                   GROUP BY model, version
               ) AS d ON p.model = d.model AND p.version = d.version
