@@ -1,7 +1,13 @@
 // One HTTP delivery with retries: network errors, timeouts, 5xx, 408 and 429 are retried with
 // exponential backoff and jitter (honouring Retry-After, capped); other 4xx are final, since the
 // receiver refused the request and sending it again will not help.
-export interface HttpRequest { url: string; headers: Record<string, string>; body: string }
+export interface HttpRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Headers computed for each attempt (e.g. a signature over a fresh timestamp). */
+  headersAt?: (now: number) => Record<string, string>;
+}
 
 export interface RetryOptions {
   attempts: number;
@@ -40,7 +46,7 @@ export async function postWithRetry(req: HttpRequest, o: RetryOptions): Promise<
     try {
       const res = await fetch(req.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...req.headers },
+        headers: { 'content-type': 'application/json', ...req.headers, ...req.headersAt?.(Date.now()) },
         body: req.body,
         signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
       });

@@ -34,13 +34,14 @@ export function signBody(secret: string, timestamp: string, body: string): strin
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-export function webhookRequest(t: WebhookTarget, ns: Notification[], now = Date.now()): HttpRequest {
+export function webhookHeaders(secret: string, body: string, now: number): Record<string, string> {
+  const ts = String(Math.floor(now / 1000));
+  return { 'x-driftwatch-timestamp': ts, 'x-driftwatch-signature': signBody(secret, ts, body) };
+}
+
+/** The request; with a secret, each attempt is signed with its own timestamp (retries stay fresh). */
+export function webhookRequest(t: WebhookTarget, ns: Notification[]): HttpRequest {
   const body = JSON.stringify(webhookPayload(t.name, ns));
-  const headers = { ...t.headers };
-  if (t.hmacSecret) {
-    const ts = String(Math.floor(now / 1000));
-    headers['x-driftwatch-timestamp'] = ts;
-    headers['x-driftwatch-signature'] = signBody(t.hmacSecret, ts, body);
-  }
-  return { url: t.url, headers, body };
+  const secret = t.hmacSecret;
+  return { url: t.url, headers: { ...t.headers }, body, ...(secret ? { headersAt: (now: number) => webhookHeaders(secret, body, now) } : {}) };
 }
