@@ -1,5 +1,8 @@
-// Collector configuration from the environment, validated at start: a bad value fails fast with
-// the variable's name and the reason.
+// Collector configuration from the environment and, optionally, a file (DRIFTWATCH_CONFIG: YAML or
+// JSON whose keys are the same variable names; the environment wins). Validated at start: a bad
+// value fails fast with the variable's name, where it came from, and the reason.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AuthConfigError, loadKeys, type ApiKey } from './auth.js';
 
@@ -44,11 +47,39 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const r = EnvSchema.safeParse(clean);
+function configFile(path: string): Record<string, string> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`DRIFTWATCH_CONFIG: ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`DRIFTWATCH_CONFIG: ${path}: must be a mapping of setting names to values`);
+  const known = new Set([...Object.keys(EnvSchema.shape), 'DRIFTWATCH_API_KEYS', 'DRIFTWATCH_API_KEYS_FILE']);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (!known.has(k)) throw new ConfigError(`DRIFTWATCH_CONFIG: ${path}: unknown setting "${k}"`);
+    out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Config {
+  const fromFile = processEnv.DRIFTWATCH_CONFIG ? configFile(processEnv.DRIFTWATCH_CONFIG) : {};
+  const fromEnv = Object.fromEntries(Object.entries(processEnv).filter(([, v]) => v !== undefined && v !== ''));
+  const env: NodeJS.ProcessEnv = { ...fromFile, ...fromEnv };
+  const r = EnvSchema.safeParse(env);
   if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    throw new ConfigError(
+      r.error.issues
+        .map((i) => {
+          const name = i.path.join('.');
+          const where = name in fromEnv ? '' : name in fromFile ? ` (in ${processEnv.DRIFTWATCH_CONFIG})` : '';
+          return `${name}${where}: ${i.message}`;
+        })
+        .join('; '),
+    );
   }
   const e = r.data;
   let apiKeys: ApiKey[];

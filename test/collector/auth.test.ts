@@ -81,3 +81,22 @@ describe('API keys', () => {
     expect(() => loadConfig({ DRIFTWATCH_PORT: 'eighty' })).toThrow(/DRIFTWATCH_PORT/);
   });
 });
+
+describe('configuration file', () => {
+  it('reads settings from DRIFTWATCH_CONFIG, lets the environment win, and names bad ones', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'dw-config-'));
+    const file = join(dir, 'driftwatch.yaml');
+    writeFileSync(file, `DRIFTWATCH_PORT: 9999\nDRIFTWATCH_RETENTION_DAYS: 7\nDRIFTWATCH_API_KEYS:\n  - {name: k, key: "0123456789abcdef", scopes: [read]}\n`);
+    const c = loadConfig({ DRIFTWATCH_CONFIG: file, DRIFTWATCH_PORT: '1234' });
+    expect(c.port).toBe(1234);
+    expect(c.retentionDays).toBe(7);
+    expect(c.apiKeys?.map((k) => k.name)).toEqual(['k']);
+    writeFileSync(file, 'DRIFTWATCH_RETENTION_DAYS: zero\n');
+    expect(() => loadConfig({ DRIFTWATCH_CONFIG: file })).toThrow(`DRIFTWATCH_RETENTION_DAYS (in ${file}):`);
+    writeFileSync(file, 'DRIFTWATCH_PROT: 1\n');
+    expect(() => loadConfig({ DRIFTWATCH_CONFIG: file })).toThrow('unknown setting "DRIFTWATCH_PROT"');
+  });
+});
