@@ -202,35 +202,40 @@ export class PerformanceEngine {
     }
     const task = cachedTask.task;
 
-    const curCov = await coverage(this.client, cur);
+    // The queries are independent: ClickHouse runs them side by side.
+    const isBinaryWithReference = task.task === 'binary' && base !== undefined;
+    const [curCov, curMetrics, baseCov, baseMetrics, ref, hist] = await Promise.all([
+      coverage(this.client, cur),
+      realizedMetrics(this.client, cur, task),
+      base ? coverage(this.client, base) : new Map<string, { predictions: number; labelled: number }>(),
+      base ? realizedMetrics(this.client, base, task) : new Map<string, MetricValue[]>(),
+      // CBPE: a labelled reference with scores, and the window's score histogram.
+      isBinaryWithReference
+        ? queryRows<{ score: number; y: number }>(
+            this.client,
+            `SELECT score, toUInt8(lbl = {pm_pos:String}) AS y FROM (${base.sql})
+             WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id LIMIT ${REFERENCE_MAX_ROWS}`,
+            { ...base.params, pm_pos: task.positive },
+          )
+        : [],
+      isBinaryWithReference
+        ? queryRows<{ seg: string; score: number; n: string }>(
+            this.client,
+            `SELECT seg, score, count() AS n FROM (${cur.sql}) WHERE isFinite(score) GROUP BY seg, score ORDER BY seg, score`,
+            cur.params,
+          )
+        : [],
+    ]);
     if (curCov.size === 0 && !q.range) return undefined;
-    const curMetrics = await realizedMetrics(this.client, cur, task);
-    const baseCov = base ? await coverage(this.client, base) : new Map<string, { predictions: number; labelled: number }>();
-    const baseMetrics = base ? await realizedMetrics(this.client, base, task) : new Map<string, MetricValue[]>();
 
-    // CBPE: binary with scores, and a labelled reference with scores.
     let cbpe: CbpeModel | undefined;
-    let curScores = new Map<string, { score: number; n: number }[]>();
-    if (task.task === 'binary' && base) {
-      const ref = await queryRows<{ score: number; y: number }>(
-        this.client,
-        `SELECT score, toUInt8(lbl = {pm_pos:String}) AS y FROM (${base.sql})
-         WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id LIMIT ${REFERENCE_MAX_ROWS}`,
-        { ...base.params, pm_pos: task.positive },
-      );
-      if (ref.length > 0) {
-        cbpe = fitCbpe(ref.map((r) => ({ score: Number(r.score), y: Number(r.y) })), threshold);
-        const hist = await queryRows<{ seg: string; score: number; n: string }>(
-          this.client,
-          `SELECT seg, score, count() AS n FROM (${cur.sql}) WHERE isFinite(score) GROUP BY seg, score ORDER BY seg, score`,
-          cur.params,
-        );
-        curScores = new Map();
-        for (const h of hist) {
-          const list = curScores.get(h.seg) ?? [];
-          list.push({ score: Number(h.score), n: Number(h.n) });
-          curScores.set(h.seg, list);
-        }
+    const curScores = new Map<string, { score: number; n: number }[]>();
+    if (ref.length > 0) {
+      cbpe = fitCbpe(ref.map((r) => ({ score: Number(r.score), y: Number(r.y) })), threshold);
+      for (const h of hist) {
+        const list = curScores.get(h.seg) ?? [];
+        list.push({ score: Number(h.score), n: Number(h.n) });
+        curScores.set(h.seg, list);
       }
     }
 
