@@ -58,6 +58,15 @@ export const collector: Json = dashboard({
           targets: [promql(`sum by (signal, status) (rate(driftwatch_ingest_requests_total{${I}}[$__rate_interval]))`, '{{signal}} {{status}}')],
         }),
         timeseries({
+          title: 'Time to acknowledgement (p50, p99)',
+          description: 'OTLP request duration until the collector answers (records stored or spooled), by signal.',
+          unit: 's',
+          targets: [
+            promql(`histogram_quantile(0.5, sum by (le, signal) (rate(driftwatch_ingest_request_duration_bucket{${I}}[$__rate_interval])))`, 'p50 {{signal}}'),
+            promql(`histogram_quantile(0.99, sum by (le, signal) (rate(driftwatch_ingest_request_duration_bucket{${I}}[$__rate_interval])))`, 'p99 {{signal}}'),
+          ],
+        }),
+        timeseries({
           title: 'Request error ratio',
           description: 'Non-200 OTLP answers (400 undecodable, 413 too large, 503 store unavailable, ...) / all.',
           unit: 'percentunit',
