@@ -22,6 +22,8 @@ const EnvSchema = z.object({
   DRIFTWATCH_SPOOL_DIR: z.string().min(1).optional(),
   DRIFTWATCH_SPOOL_MAX_BYTES: int(1024 * 1024 * 1024, 1024),
   DRIFTWATCH_MAX_UPLOAD_BYTES: int(256 * 1024 * 1024, 1024),
+  DRIFTWATCH_MAX_MODELS: int(1000, 1),
+  DRIFTWATCH_MAX_FEATURES_PER_MODEL: int(2000, 1),
   /** Cluster name for ON CLUSTER DDL and Replicated engines (a ClickHouse server only). */
   DRIFTWATCH_CLICKHOUSE_CLUSTER: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only').optional(),
 });
@@ -38,6 +40,8 @@ export interface Config {
   spoolDir?: string;
   spoolMaxBytes?: number;
   maxUploadBytes?: number;
+  maxModels?: number;
+  maxFeaturesPerModel?: number;
   cluster?: string;
   /** Empty: no authentication, and then only a loopback address may be used. */
   apiKeys?: ApiKey[];
@@ -111,6 +115,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Config 
     spoolDir: e.DRIFTWATCH_SPOOL_DIR,
     spoolMaxBytes: e.DRIFTWATCH_SPOOL_MAX_BYTES,
     maxUploadBytes: e.DRIFTWATCH_MAX_UPLOAD_BYTES,
+    maxModels: e.DRIFTWATCH_MAX_MODELS,
+    maxFeaturesPerModel: e.DRIFTWATCH_MAX_FEATURES_PER_MODEL,
     cluster: e.DRIFTWATCH_CLICKHOUSE_CLUSTER,
   };
 }

@@ -12,6 +12,7 @@ import { LiveDrift, type LiveDriftResult } from './drift/live.js';
 import { PerformanceEngine } from './performance/engine.js';
 import { PerformanceGauges } from './performance/gauges.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
+import { CardinalityGuard } from './ingest/cardinality.js';
 import { createLogger, type Logger } from './log.js';
 import { createApp } from './server.js';
 import { clickhouseAlertStore } from './store/alert-state.js';
@@ -90,6 +91,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     telemetry.setAlerts([...counts.values()]);
   };
 
+  const guard = new CardinalityGuard({ maxModels: config.maxModels ?? 1000, maxFeaturesPerModel: config.maxFeaturesPerModel ?? 2000 });
+  await guard.load(store.client);
   const spool = new Spool(config.spoolDir ?? join(config.dataDir, 'spool'), config.spoolMaxBytes ?? 1024 ** 3);
   const writer = new Writer(store.client, {
     spool,
@@ -112,6 +115,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     storeReady: () => ready && !writer.degraded,
     logs: {
       limits: { ...DEFAULT_LIMITS, maxAgeMs: config.retentionDays * 86_400_000 },
+      guard,
       maxBodyBytes: config.maxBodyBytes,
       store: (batch) => writer.write(batch),
       onRequest(signal, status, batch, rejected, seconds) {

@@ -11,6 +11,7 @@ import { decodeLogsProtobuf } from './otlp-logs-protobuf.js';
 import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
 import type { Rejection } from './records.js';
 import { Backpressure, type WriteBatch } from '../store/writer.js';
+import type { CardinalityGuard } from './cardinality.js';
 
 export interface ReceiverDeps {
   limits: Limits;
@@ -18,6 +19,8 @@ export interface ReceiverDeps {
   store(batch: WriteBatch): Promise<void>;
   /** May the request's credentials write this model? (Records for other models are rejected.) */
   authorize?(c: Context, model: string): boolean;
+  /** Cardinality limits on model and feature names (records beyond them are rejected by name). */
+  guard?: CardinalityGuard;
   onRequest?(signal: 'logs' | 'metrics', status: number, batch?: WriteBatch, rejected?: Rejection[], seconds?: number): void;
 }
 
@@ -120,6 +123,11 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       throw e;
     }
     if (deps.authorize) d = authorizeRecords(d, (model) => deps.authorize!(c, model));
+    if (deps.guard && d.batch.predictions?.length) {
+      const before = d.batch.predictions.length;
+      d.batch.predictions = deps.guard.admit(d.batch.predictions, d.rejected);
+      d.accepted -= before - d.batch.predictions.length;
+    }
     if (d.accepted === 0 && d.rejected.length > 0) {
       if (d.rejected.every((r) => r.reason === NOT_ALLOWED)) {
         deps.onRequest?.(s.name, 403, undefined, d.rejected);
