@@ -33,7 +33,10 @@ const BASELINE_ROWS = `
         FROM predictions AS p
         INNER JOIN (SELECT model, version, from_ts, to_ts FROM baselines FINAL WHERE ${MODEL_VERSION}) AS b
             ON p.model = b.model AND p.version = b.version
-        WHERE p.model = '\${model}' AND p.version IN (\${version}) AND p.ts >= b.from_ts AND p.ts <= b.to_ts`;
+        WHERE p.model = '\${model}' AND p.version IN (\${version}) AND p.ts >= b.from_ts AND p.ts <= b.to_ts
+          -- the same bounds as constants, so ClickHouse reads only the baseline's parts and granules
+          AND p.ts >= (SELECT min(from_ts) FROM baselines FINAL WHERE ${MODEL_VERSION})
+          AND p.ts <= (SELECT max(to_ts) FROM baselines FINAL WHERE ${MODEL_VERSION})`;
 
 export const drift: Json = dashboard({
   uid: 'driftwatch-model-drift',
