@@ -12,7 +12,7 @@ import { startTestCollector, waitFor, type TestCollector } from '../helpers/coll
 interface ApiMetric { metric: string; value: number | null; baseline: number | null; drop: number | null; relative_drop: number | null; coverage: number; labelled: number; predictions: number }
 interface ApiEstimate extends ApiMetric { lower: number | null; upper: number | null; realized: number | null }
 interface ApiSegment { segment: string | null; predictions: number; labelled: number; coverage: number; metrics: ApiMetric[]; estimated: ApiEstimate[] | null }
-interface ApiVersion { version: string; task: string; positive_class: string | null; baseline: { from: string; to: string; predictions: number; labelled: number } | null; cbpe: { reference_rows: number } | null; segments: ApiSegment[] }
+interface ApiVersion { version: string; task: string; positive_class: string | null; baseline: { from: string; to: string; source: string; predictions: number; labelled: number } | null; cbpe: { reference_rows: number } | null; segments: ApiSegment[] }
 interface ApiPerformance { model: string; window: string; unmatched_labels: number; versions: ApiVersion[] }
 
 const get = async (url: string) => {
@@ -134,6 +134,24 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
     const v = after.versions[0];
     expect(v.task).toBe('multiclass');
     expect(v.segments[0].metrics.find((m) => m.metric === 'accuracy')!.value).toBe(0);
+  });
+
+  it('takes an explicit baseline, a threshold and a task from the query', async () => {
+    const first = (await get(`${collector.url}/api/v1/models/credit-risk/performance?window=10s`)).body.versions[0].baseline!;
+    const from = Date.parse(first.from);
+    const to = from + 5000;
+    const { status, body } = await get(
+      `${collector.url}/api/v1/models/credit-risk/performance?window=10s&baseline_from=${new Date(from).toISOString()}&baseline_to=${to}&threshold=0.3`,
+    );
+    expect(status).toBe(200);
+    const v = body.versions[0] as ApiVersion & { cbpe: { threshold: number } };
+    expect(v.baseline).toMatchObject({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), source: 'explicit' });
+    expect(v.cbpe.threshold).toBe(0.3);
+    const multi = (await get(`${collector.url}/api/v1/models/credit-risk/performance?window=10s&task=multiclass`)).body.versions[0];
+    expect(multi.task).toBe('multiclass');
+    expect(multi.segments[0].metrics.map((m) => m.metric)).toContain('f1_weighted');
+    expect(multi.segments[0].estimated).toBeNull();
+    expect((await get(`${collector.url}/api/v1/models/credit-risk/performance?baseline_from=1`)).status).toBe(400);
   });
 
   it('answers 400 for a bad window and 404 for an unknown model', async () => {
