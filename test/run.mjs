@@ -4,10 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const out = join(mkdtempSync(join(tmpdir(), 'driftwatch-test-')), 'vitest.json');
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
-const r = spawnSync('npx', args, { stdio: 'inherit' });
+// vitest runs on the Node that runs this script, so `npx -y node@24 test/run.mjs` tests on Node 24.
+const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
+const args = [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 
 let passed = 0;
 let failed = 0;
@@ -23,5 +26,6 @@ if (existsSync(out)) {
 } else {
   failed = 1; // vitest did not even produce a report
 }
+console.log(`(Node ${process.versions.node})`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(r.status === 0 && failed === 0 ? 0 : 1);
