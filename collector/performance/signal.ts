@@ -83,3 +83,44 @@ export async function performanceSignals(
   }
   return out;
 }
+
+/** The parts of an alert rule the performance signals read (rules/engine/load.ts `Rule` fits). */
+export interface PerformanceRule {
+  signal: string;
+  /** Model names or globs, matched by `matches`. */
+  models: string[];
+  windowMs: number;
+  metric?: string;
+  drop?: 'absolute' | 'relative';
+}
+
+/**
+ * Alert samples for the signals metric (the realized value), metric_drop (its drop from the
+ * baseline: relative by default, or absolute; positive = worse) and estimated_metric (the CBPE
+ * estimate), one per model version, labelled {model, version, metric}. Versions where the value is
+ * undefined (nothing labelled yet, no reference for CBPE, a metric of another task) yield no sample.
+ * Returns undefined for any other signal.
+ */
+export async function performanceRuleSamples(
+  engine: PerformanceEngine,
+  rule: PerformanceRule,
+  now: number,
+  matches: (patterns: string[], model: string) => boolean,
+): Promise<{ labels: Record<string, string>; value: number }[] | undefined> {
+  if (rule.signal !== 'metric' && rule.signal !== 'metric_drop' && rule.signal !== 'estimated_metric') return undefined;
+  if (!rule.metric) throw new Error(`signal ${rule.signal} needs a metric`);
+  const values = await performanceSignals(engine, {
+    models: (m) => matches(rule.models, m),
+    windowMs: rule.windowMs,
+    metric: rule.metric,
+    kind: rule.signal === 'estimated_metric' ? 'estimated' : 'realized',
+    now,
+  });
+  const out: { labels: Record<string, string>; value: number }[] = [];
+  for (const v of values) {
+    const value = rule.signal === 'metric_drop' ? (rule.drop === 'absolute' ? v.drop : v.relative_drop) : v.value;
+    if (value === null || !Number.isFinite(value)) continue;
+    out.push({ labels: { model: v.model, version: v.version, metric: rule.metric }, value });
+  }
+  return out;
+}
