@@ -13,7 +13,7 @@ import { tsText } from '../store/writer.js';
 import { estimateWithBand, fitCbpe, BAND_SIGMAS, type Band, type CbpeModel, type Estimate } from './cbpe.js';
 import { coverage, firstLabelledTs, joinedSource, modelVersions, unmatchedLabels, type Range, type SqlSource } from './join.js';
 import { decay } from './decay.js';
-import { chooseTask, METRICS, realizedMetrics, type MetricValue, type Task, type TaskChoice } from './metrics.js';
+import { chooseTask, METRICS, realizedMetrics, type ClassMetric, type MetricValue, type Task, type TaskChoice } from './metrics.js';
 
 export interface PerformanceQuery {
   model: string;
@@ -62,6 +62,8 @@ export interface SegmentPerformance {
   labelled: number;
   coverage: number;
   metrics: RealizedMetric[];
+  /** Multiclass: precision, recall, F1, support (labels) and predicted count per class. */
+  classes?: ClassMetric[];
   estimated: EstimatedMetric[] | null;
   cbpe_band: { chunk_size: number; chunks: number; scaled: boolean } | null;
 }
@@ -204,9 +206,10 @@ export class PerformanceEngine {
 
     // The queries are independent: ClickHouse runs them side by side.
     const isBinaryWithReference = task.task === 'binary' && base !== undefined;
+    const classes = new Map<string, ClassMetric[]>();
     const [curCov, curMetrics, baseCov, baseMetrics, ref, hist] = await Promise.all([
       coverage(this.client, cur),
-      realizedMetrics(this.client, cur, task),
+      realizedMetrics(this.client, cur, task, classes),
       base ? coverage(this.client, base) : new Map<string, { predictions: number; labelled: number }>(),
       base ? realizedMetrics(this.client, base, task) : new Map<string, MetricValue[]>(),
       // CBPE: a labelled reference with scores, and the window's score histogram.
@@ -277,6 +280,7 @@ export class PerformanceEngine {
         labelled: c.labelled,
         coverage,
         metrics,
+        ...(task.task === 'multiclass' ? { classes: classes.get(seg) ?? [] } : {}),
         estimated,
         cbpe_band: band ? { chunk_size: band.chunkSize, chunks: band.chunks, scaled: band.scaled } : null,
       });

@@ -174,8 +174,14 @@ async function rocAucByRanks(client: ClickHouseClient, src: SqlSource): Promise<
   return out;
 }
 
-/** Multiclass: accuracy, and precision/recall/F1 averaged macro and weighted over the classes present. */
-export async function multiclassMetrics(client: ClickHouseClient, src: SqlSource): Promise<Map<string, MetricValue[]>> {
+/** One class of a multiclass model: its precision, recall and F1 (zero division -> 0), label and prediction counts. */
+export interface ClassMetric { class: string; precision: number; recall: number; f1: number; support: number; predicted: number }
+
+/**
+ * Multiclass: accuracy, and precision/recall/F1 averaged macro and weighted over the classes present.
+ * `classesOut`, when given, receives the per-class values per segment value.
+ */
+export async function multiclassMetrics(client: ClickHouseClient, src: SqlSource, classesOut?: Map<string, ClassMetric[]>): Promise<Map<string, MetricValue[]>> {
   const rows = await queryRows<{ seg: string; cls: string; tp: string; npred: string; ntrue: string }>(
     client,
     `SELECT seg, cls, countIf(lbl = cls AND pred = cls) AS tp, countIf(pred = cls) AS npred, countIf(lbl = cls) AS ntrue
@@ -184,11 +190,23 @@ export async function multiclassMetrics(client: ClickHouseClient, src: SqlSource
      GROUP BY seg, cls ORDER BY seg, cls`,
     src.params,
   );
-  const bySeg = new Map<string, { tp: number; npred: number; ntrue: number }[]>();
+  const bySeg = new Map<string, { cls: string; tp: number; npred: number; ntrue: number }[]>();
   for (const r of rows) {
     const list = bySeg.get(r.seg) ?? [];
-    list.push({ tp: num(r.tp), npred: num(r.npred), ntrue: num(r.ntrue) });
+    list.push({ cls: r.cls, tp: num(r.tp), npred: num(r.npred), ntrue: num(r.ntrue) });
     bySeg.set(r.seg, list);
+  }
+  if (classesOut) {
+    for (const [seg, classes] of bySeg) {
+      classesOut.set(seg, classes.map((c) => ({
+        class: c.cls,
+        precision: ratio(c.tp, c.npred).value,
+        recall: ratio(c.tp, c.ntrue).value,
+        f1: ratio(2 * c.tp, c.npred + c.ntrue).value,
+        support: c.ntrue,
+        predicted: c.npred,
+      })));
+    }
   }
   const out = new Map<string, MetricValue[]>();
   for (const [seg, classes] of bySeg) out.set(seg, fromClassCounts(classes));
@@ -256,12 +274,17 @@ export async function regressionMetrics(client: ClickHouseClient, src: SqlSource
   return out;
 }
 
-export async function realizedMetrics(client: ClickHouseClient, src: SqlSource, task: TaskChoice): Promise<Map<string, MetricValue[]>> {
+export async function realizedMetrics(
+  client: ClickHouseClient,
+  src: SqlSource,
+  task: TaskChoice,
+  classesOut?: Map<string, ClassMetric[]>,
+): Promise<Map<string, MetricValue[]>> {
   switch (task.task) {
     case 'binary':
       return binaryMetrics(client, src, task.positive);
     case 'multiclass':
-      return multiclassMetrics(client, src);
+      return multiclassMetrics(client, src, classesOut);
     case 'regression':
       return regressionMetrics(client, src);
   }

@@ -25,6 +25,7 @@ interface FxSegment {
   metrics: Record<string, FxMetric>;
   estimated?: Record<string, FxEstimate>;
   band?: { chunk_size: number; chunks: number };
+  classes?: { class: string; precision: number; recall: number; f1: number; support: number; predicted: number }[];
 }
 interface FxQuery {
   name: string;
@@ -146,6 +147,18 @@ describe('performance metrics against numpy/scipy golden values', () => {
               expect(m.rows, `${w} rows`).toBe(x.rows);
               expect(m.zero_division ?? false, `${w} zero_division`).toBe(x.zero_division ?? false);
               expect(m.coverage, `${w} coverage beside the metric`).toBe(s.coverage);
+            }
+            if (e.classes) {
+              expect(s.classes!.map((k) => k.class), where).toEqual(e.classes.map((k) => k.class));
+              for (const [j, k] of e.classes.entries()) {
+                const a = s.classes![j];
+                expect({ support: a.support, predicted: a.predicted }).toEqual({ support: k.support, predicted: k.predicted });
+                close(a.precision, k.precision, `${where} class ${k.class} precision`);
+                close(a.recall, k.recall, `${where} class ${k.class} recall`);
+                close(a.f1, k.f1, `${where} class ${k.class} f1`);
+              }
+            } else {
+              expect(s.classes, where).toBeUndefined();
             }
             if (e.estimated) {
               expect(s.estimated, where).not.toBeNull();
