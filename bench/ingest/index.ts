@@ -106,6 +106,9 @@ async function main() {
     const refused = [...metrics.matchAll(/driftwatch_ingest_requests_total\{signal="logs",status="(429|503)"\} (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
 
     const ratio = e2eRate / rawRate;
+    const insCount = Number(/driftwatch_store_insert_duration_count\{table="predictions"\} (\S+)/.exec(metrics)?.[1] ?? 0);
+    const insSum = Number(/driftwatch_store_insert_duration_sum\{table="predictions"\} (\S+)/.exec(metrics)?.[1] ?? 0);
+    const reqCount = Number(/driftwatch_ingest_request_duration_count\{signal="logs",status="200"\} (\S+)/.exec(metrics)?.[1] ?? 0);
     console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${LOADERS} SDK processes offering ${OFFERED} predictions/s in all for ${SECONDS}s; 20 numerical features per prediction`);
     console.table({
       'raw insert (baseline)': { 'predictions/s': Math.round(rawRate), rows: RAW_ROWS, seconds: rawSeconds.toFixed(2) },
@@ -113,6 +116,7 @@ async function main() {
     });
     console.log(`SDK offered ${offered}, recorded ${recorded}, stored ${stored}, dropped by SDK buffers ${dropped}, failed exports ${failed}, requests pushed back (429/503) ${refused}`);
     console.log(`ack latency (collector histogram): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; collector peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`);
+    console.log(`inserts into predictions: ${insCount} (${insCount ? Math.round(Number(stored) / insCount) : 0} rows each on average, ${insCount ? ((insSum / insCount) * 1000).toFixed(0) : 0} ms each, ${((insSum / e2eSeconds) * 100).toFixed(0)}% of the wall time inserting); ${reqCount} requests acknowledged (${reqCount ? Math.round(Number(stored) / reqCount) : 0} predictions each)`);
     console.log(`goal 1 (>= 100000 predictions/s end to end): ${e2eRate >= 100_000 ? 'MET' : 'NOT MET'} (${Math.round(e2eRate)})`);
     console.log(`goal 2 (end to end >= 50% of raw insert): ${ratio >= 0.5 ? 'MET' : 'NOT MET'} (${(ratio * 100).toFixed(0)}%)`);
   } finally {

@@ -12,7 +12,9 @@ const seconds = Number(arg('seconds', '10'));
 const rate = Number(arg('rate', '0'));
 const worker = arg('worker', '0');
 
-const monitor = createMonitor({ model: 'bench-ingest', version: 'v1', endpoint, flushIntervalMs: 100 });
+// SDK defaults apart from the flush interval; --batch overrides the records per export request.
+const batch = arg('batch', '');
+const monitor = createMonitor({ model: 'bench-ingest', version: 'v1', endpoint, flushIntervalMs: 100, ...(batch ? { maxBatchSize: Number(batch) } : {}) });
 const features: Record<string, number> = {};
 const names = Array.from({ length: 20 }, (_, k) => `f${k}`);
 let n = 0;
