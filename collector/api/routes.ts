@@ -12,6 +12,8 @@ import type { PerformanceEngine } from '../performance/engine.js';
 import { performanceRoutes } from './performance.js';
 import { can, requireScope, type Principal } from '../auth.js';
 import { uploadRoutes, type UploadDeps } from './uploads.js';
+import { baselineRoutes } from './baselines.js';
+import { DriftInputError } from '../drift/report.js';
 
 export interface ApiDeps { uploads?: UploadDeps; client: ClickHouseClient; evaluator?: Evaluator; drift: LiveDrift; silences?: Silences; performance?: PerformanceEngine }
 
@@ -37,6 +39,7 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
   });
   if (d.silences) api.route('/silences', d.silences.routes());
   if (d.performance) api.route('/', performanceRoutes(d.performance));
+  api.route('/', baselineRoutes({ drift: d.drift, store: d.uploads?.store, tmpDir: d.uploads?.tmpDir, maxBytes: d.uploads?.maxBytes }));
 
   api.get('/alerts', (c) =>
     c.json({
@@ -53,7 +56,8 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
     }),
   );
 
-  // The drift report of the conventions, for each version with a baseline (or the one asked for).
+  // The drift report of the conventions, for each version with a baseline (or the one asked for);
+  // with ?segment=key, one report per value of that segment key instead.
   api.get('/models/:model/drift', async (c) => {
     const model = c.req.param('model');
     const windowText = c.req.query('window') ?? '1h';
@@ -62,19 +66,38 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
     const method = (c.req.query('method') ?? 'auto') as (typeof METHODS)[number];
     if (!METHODS.includes(method)) throw new HTTPException(400, { message: `method: must be one of ${METHODS.join(', ')}` });
     const version = c.req.query('version');
+    const segment = c.req.query('segment');
     await d.drift.ensureBaselines();
     const versions = d.drift.versions().filter((b) => b.model === model && (version === undefined || b.version === version));
     if (versions.length === 0) throw new HTTPException(404, { message: `no baseline yet for model "${model}"${version ? ` version "${version}"` : ''}` });
     const results = [];
-    for (const b of versions) {
-      const r = await d.drift.compute(b.model, b.version, windowMs, method);
-      results.push({
-        version: b.version,
-        window: windowText,
-        baseline: { source: b.source, from: iso(b.fromMs), to: iso(b.toMs), rows: b.rows },
-        computed_at: iso(r?.computedAt),
-        ...(r?.report ?? { reference_rows: b.rows, current_rows: 0, columns: [] }),
-      });
+    try {
+      for (const b of versions) {
+        const baseline = { source: b.source, from: b.fromMs === 0 && b.toMs === 0 ? null : iso(b.fromMs), to: b.fromMs === 0 && b.toMs === 0 ? null : iso(b.toMs), rows: b.rows };
+        if (segment !== undefined && segment !== '') {
+          const segs = await d.drift.computeSegments(b.model, b.version, windowMs, method, segment);
+          results.push({
+            version: b.version,
+            window: windowText,
+            baseline,
+            segment_key: segment,
+            segments: segs.map((r) => ({ segment: r.segment.value, computed_at: iso(r.computedAt), ...r.report })),
+          });
+          continue;
+        }
+        const r = await d.drift.compute(b.model, b.version, windowMs, method);
+        results.push({
+          version: b.version,
+          window: windowText,
+          baseline,
+          computed_at: iso(r?.computedAt),
+          current: r?.window ? { from: iso(r.window.fromMs), to: iso(r.window.toMs), read: r.read } : null,
+          ...(r?.report ?? { reference_rows: b.rows, current_rows: 0, columns: [] }),
+        });
+      }
+    } catch (e) {
+      if (e instanceof DriftInputError) throw new HTTPException(400, { message: e.message });
+      throw e;
     }
     return c.json({ model, versions: results });
   });

@@ -1,13 +1,42 @@
-// Live drift: each model version's first N predictions become its baseline; the current window is
-// the last W of traffic after the baseline. Both sides are read by ClickHouse from the raw table
-// and handed to the engine as SQL sources, so no row enters the JS heap.
+// Live drift. Each model version has a baseline stored as a profile (profile.ts): its first N
+// predictions (automatic), an explicit past window, or an uploaded reference file. The reference is
+// never re-read: drift compares the profile with the current window, counted from the per-minute
+// rollups (drift_minutes, binned with the profile's edges at insert time; category_minutes;
+// prediction_minutes) or, for short windows and windows older than the profile's rollups, from raw
+// rows. KS and Wasserstein always read the window's raw values (rollup-drift.ts).
+//
+// Windows: the last `window` of traffic after the baseline. A window of ROLLUP_MIN_WINDOW_MS or
+// more is read from the rollups as whole minutes, from the minute holding now - window up to and
+// including the current minute (a baseline ending inside the first minute: that minute's rows after
+// it come from raw rows); a shorter one from raw rows, to the millisecond.
+//
+// Changing a baseline: the new profile is stored, then the baseline row (from that instant the
+// materialized view bins new rows with the new edges), then the rollups of the new profile are
+// backfilled from raw rows received before that instant, from `rollup_from` on (the last
+// `backfillMs`, at most). A row received in the same instant as the switch can be counted twice or
+// not at all in the new rollups; re-sent records count twice there too (README, Guarantees).
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
 import { driftFromSources } from './engine.js';
-import type { DriftReport, Method } from './report.js';
+import { buildProfile, loadProfile, type Profile, type ReferenceSources } from './profile.js';
+import { DriftInputError, type DriftReport, type Method } from './report.js';
+import { addCounts, currentFromRaw, currentFromRollups, MINUTE_MS, profileReport, type CurrentCounts, type MinuteWindow } from './rollup-drift.js';
+import { rawCategoricalSource, rawNumericSource } from './sources.js';
 
-export interface Baseline { model: string; version: string; fromMs: number; toMs: number; rows: number; source: string }
+export interface Baseline {
+  model: string;
+  version: string;
+  /** The reference's time range (0, 0 for an uploaded reference). */
+  fromMs: number;
+  toMs: number;
+  rows: number;
+  source: string;
+  /** The stored profile (drift_profiles). */
+  profileId: number;
+  /** drift_minutes holds this profile's counts for every minute from here on. */
+  rollupFromMs: number;
+}
 
 export interface LiveDriftResult {
   model: string;
@@ -16,66 +45,90 @@ export interface LiveDriftResult {
   computedAt: number;
   baseline: Baseline;
   report: DriftReport;
+  /** Where the current counts came from. */
+  read?: 'rollups' | 'raw';
+  /** The current window actually compared, [from, to). */
+  window?: { fromMs: number; toMs: number };
+}
+
+export interface SegmentDriftResult extends LiveDriftResult {
+  segment: { key: string; value: string };
 }
 
 export interface LiveDriftOptions {
   baselineRows: number;
   /** Results younger than this are served from memory (several rules share one computation). */
   cacheMs?: number;
+  /** How far back a new profile's rollups are backfilled from raw rows; default 7 days. */
+  backfillMs?: number;
   onResult?: (r: LiveDriftResult) => void;
 }
 
-const PARAMS = '{dw_model:String} AND version = {dw_version:String}';
+/** Windows at least this long are read from the rollups (whole minutes). */
+export const ROLLUP_MIN_WINDOW_MS = 10 * MINUTE_MS;
+/** Per-segment drift reports at most this many segment values (the largest in the window). */
+export const MAX_SEGMENTS = 50;
 
-// Long-format sources over the raw predictions table: one row per (side, column, value).
-function numericSource(includeOutputs: boolean): string {
-  const side = (s: number, from: string, to: string) => `
-    SELECT ${s} AS side, k AS column, v AS value FROM predictions
-    ARRAY JOIN mapKeys(num) AS k, mapValues(num) AS v
-    WHERE model = ${PARAMS} AND ts >= {${from}:DateTime64(3)} AND ts <= {${to}:DateTime64(3)}`;
-  const outputs = (s: number, from: string, to: string) => `
-    SELECT ${s} AS side, c.1 AS column, c.2 AS value FROM predictions
-    ARRAY JOIN arrayFilter(x -> NOT isNaN(x.2), [('@score', score), ('@prediction', prediction_num)]) AS c
-    WHERE model = ${PARAMS} AND ts >= {${from}:DateTime64(3)} AND ts <= {${to}:DateTime64(3)}`;
-  const parts = [side(0, 'dw_ref_from', 'dw_ref_to'), side(1, 'dw_cur_from', 'dw_cur_to')];
-  if (includeOutputs) parts.push(outputs(0, 'dw_ref_from', 'dw_ref_to'), outputs(1, 'dw_cur_from', 'dw_cur_to'));
-  return parts.join('\nUNION ALL\n');
-}
+const DEFAULT_BACKFILL_MS = 7 * 86_400_000;
+const key = (model: string, version: string) => `${model}\u0000${version}`;
+const floorMinute = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+const ceilMinute = (ms: number) => Math.ceil(ms / MINUTE_MS) * MINUTE_MS;
+/** DateTime64(3) text for inserts (unambiguous even at the epoch, unlike unix-seconds text). */
+const dateTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-function categoricalSource(): string {
-  const side = (s: number, from: string, to: string) => `
-    SELECT ${s} AS side, k AS column, CAST(v AS Nullable(String)) AS value FROM predictions
-    ARRAY JOIN mapKeys(cat) AS k, mapValues(cat) AS v
-    WHERE model = ${PARAMS} AND ts >= {${from}:DateTime64(3)} AND ts <= {${to}:DateTime64(3)}`;
-  const outputs = (s: number, from: string, to: string) => `
-    SELECT ${s} AS side, '@prediction' AS column, CAST(prediction AS Nullable(String)) AS value FROM predictions
-    WHERE model = ${PARAMS} AND ts >= {${from}:DateTime64(3)} AND ts <= {${to}:DateTime64(3)}
-      AND NOT isFinite(prediction_num)`;
-  return [side(0, 'dw_ref_from', 'dw_ref_to'), side(1, 'dw_cur_from', 'dw_cur_to'), outputs(0, 'dw_ref_from', 'dw_ref_to'), outputs(1, 'dw_cur_from', 'dw_cur_to')].join('\nUNION ALL\n');
-}
+/** Where a new baseline's reference comes from. */
+export type BaselineSpec =
+  | { kind: 'range'; fromMs: number; toMs: number; source: string }
+  | { kind: 'sources'; sources: ReferenceSources; rows: number; source: string };
 
 export class LiveDrift {
   private baselines = new Map<string, Baseline>();
+  private profiles = new Map<string, Promise<Profile | undefined>>();
   private cache = new Map<string, LiveDriftResult>();
   private computing = new Map<string, Promise<LiveDriftResult | undefined>>();
+  private changes: Promise<unknown> = Promise.resolve();
+  private lastProfileId = 0;
 
   constructor(private readonly client: ClickHouseClient, private readonly o: LiveDriftOptions) {}
 
   async loadBaselines(): Promise<void> {
-    const rows = await queryRows<{ model: string; version: string; source: string; from_ms: string; to_ms: string; rows: string }>(
+    const rows = await queryRows<{ model: string; version: string; source: string; from_ms: string; to_ms: string; rows: string; profile_id: string; rollup_ms: string }>(
       this.client,
-      `SELECT model, version, source, toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, rows
+      `SELECT model, version, source, toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, rows,
+              profile_id, toUnixTimestamp64Milli(rollup_from) AS rollup_ms
        FROM baselines FINAL`,
     );
     for (const r of rows) {
-      this.baselines.set(`${r.model}\u0000${r.version}`, {
+      const b: Baseline = {
         model: r.model, version: r.version, source: r.source, fromMs: Number(r.from_ms), toMs: Number(r.to_ms), rows: Number(r.rows),
-      });
+        profileId: Number(r.profile_id), rollupFromMs: Number(r.rollup_ms),
+      };
+      this.lastProfileId = Math.max(this.lastProfileId, b.profileId);
+      if (b.profileId === 0) {
+        // A baseline from before profiles: profile its time range once.
+        await this.setBaseline(b.model, b.version, { kind: 'range', fromMs: b.fromMs, toMs: b.toMs, source: b.source });
+      } else {
+        this.baselines.set(key(b.model, b.version), b);
+      }
     }
   }
 
   baseline(model: string, version: string): Baseline | undefined {
-    return this.baselines.get(`${model}\u0000${version}`);
+    return this.baselines.get(key(model, version));
+  }
+
+  /** The profile of a version's current baseline. */
+  profile(model: string, version: string): Promise<Profile | undefined> {
+    const b = this.baseline(model, version);
+    if (!b) return Promise.resolve(undefined);
+    const k = `${key(model, version)}\u0000${b.profileId}`;
+    let p = this.profiles.get(k);
+    if (!p) {
+      p = loadProfile(this.client, model, version, b.profileId);
+      this.profiles.set(k, p);
+      p.catch(() => this.profiles.delete(k));
+    }
+    return p;
   }
 
   /** Creates baselines for versions that have reached N predictions and have none yet. */
@@ -94,14 +147,80 @@ export class LiveDrift {
     );
     for (const c of candidates) {
       if (this.baseline(c.model, c.version)) continue;
-      const b: Baseline = { model: c.model, version: c.version, source: `first ${n} predictions`, fromMs: Number(c.from_ms), toMs: Number(c.to_ms), rows: n };
-      await this.client.insert({
-        table: 'baselines',
-        format: 'JSONEachRow',
-        values: [{ model: b.model, version: b.version, source: b.source, from_ts: tsText(b.fromMs), to_ts: tsText(b.toMs), rows: b.rows }],
-      });
-      this.baselines.set(`${b.model}\u0000${b.version}`, b);
+      await this.setBaseline(c.model, c.version, { kind: 'range', fromMs: Number(c.from_ms), toMs: Number(c.to_ms), source: `first ${n} predictions` });
     }
+  }
+
+  /**
+   * Makes `spec` the baseline of a model version: profiles the reference, stores profile and
+   * baseline, backfills the rollups. Baseline changes run one at a time.
+   */
+  setBaseline(model: string, version: string, spec: BaselineSpec, now = Date.now()): Promise<Baseline> {
+    const run = this.changes.then(() => this.change(model, version, spec, now));
+    this.changes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async change(model: string, version: string, spec: BaselineSpec, now: number): Promise<Baseline> {
+    const profileId = Math.max(Date.now(), this.lastProfileId + 1);
+    this.lastProfileId = profileId;
+    let sources: ReferenceSources;
+    let rows: number;
+    if (spec.kind === 'range') {
+      if (!(spec.toMs >= spec.fromMs)) throw new DriftInputError('baseline: "to" must not be before "from"');
+      const params = { dw_model: model, dw_version: version, dw_ref_from: dateTime(spec.fromMs), dw_ref_to: dateTime(spec.toMs) };
+      sources = {
+        numeric: { sql: rawNumericSource([[0, 'dw_ref_from', 'dw_ref_to']]), params },
+        categorical: { sql: rawCategoricalSource([[0, 'dw_ref_from', 'dw_ref_to']]), params },
+      };
+      const [c] = await queryRows<{ n: string }>(
+        this.client,
+        `SELECT count() AS n FROM predictions WHERE model = {dw_model:String} AND version = {dw_version:String} AND ts >= {dw_ref_from:DateTime64(3)} AND ts <= {dw_ref_to:DateTime64(3)}`,
+        params,
+      );
+      rows = Number(c.n);
+      if (rows === 0) throw new DriftInputError(`baseline: model "${model}" version "${version}" has no predictions between ${new Date(spec.fromMs).toISOString()} and ${new Date(spec.toMs).toISOString()}`);
+    } else {
+      sources = spec.sources;
+      rows = spec.rows;
+    }
+    const profile = await buildProfile(this.client, model, version, profileId, sources);
+    if (profile.features.size === 0) throw new DriftInputError('baseline: the reference has no feature values');
+    const fromMs = spec.kind === 'range' ? spec.fromMs : 0;
+    const toMs = spec.kind === 'range' ? spec.toMs : 0;
+    const rollupFromMs = floorMinute(Math.max(now - (this.o.backfillMs ?? DEFAULT_BACKFILL_MS), toMs + 1));
+    await this.client.insert({
+      table: 'baselines',
+      format: 'JSONEachRow',
+      values: [{ model, version, source: spec.source, from_ts: dateTime(fromMs), to_ts: dateTime(toMs), rows, profile_id: profileId, rollup_from: dateTime(rollupFromMs) }],
+    });
+    // From the baseline row's created_at on, the materialized view bins new rows with this profile;
+    // rows received before it are counted here.
+    await this.client.command({
+      query: `INSERT INTO drift_minutes (model, version, profile_id, feature, minute, bins)
+        SELECT s.model, s.version, p.profile_id, s.feature, toStartOfMinute(s.ts) AS minute,
+               sumMap(map(multiIf(isNaN(s.v), toUInt16(65534), isInfinite(s.v), toUInt16(65535),
+                                  toUInt16(arrayCount(e -> e <= s.v, p.edges) * 2 + (s.v < p.min OR s.v > p.max))), toUInt64(1))) AS bins
+        FROM (
+          SELECT model, version, ts, x.1 AS feature, x.2 AS v FROM predictions
+          ARRAY JOIN arrayConcat(
+            arrayZip(CAST(mapKeys(num), 'Array(String)'), mapValues(num)),
+            arrayFilter(y -> NOT isNaN(y.2), [('@score', score), ('@prediction', prediction_num)])) AS x
+          WHERE model = {m:String} AND version = {v:String} AND ts >= {from:DateTime64(3)}
+            AND received_at < (SELECT max(created_at) FROM baselines WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64})
+        ) AS s
+        INNER JOIN (
+          SELECT feature, profile_id, edges, min, max FROM drift_profiles
+          WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64} AND type = 'numerical'
+        ) AS p ON s.feature = p.feature
+        GROUP BY s.model, s.version, p.profile_id, s.feature, minute`,
+      query_params: { m: model, v: version, p: profileId, from: tsText(rollupFromMs) },
+    });
+    const b: Baseline = { model, version, source: spec.source, fromMs, toMs, rows, profileId, rollupFromMs };
+    this.profiles.set(`${key(model, version)}\u0000${profileId}`, Promise.resolve(profile));
+    this.baselines.set(key(model, version), b);
+    for (const k of this.cache.keys()) if (k.startsWith(`${key(model, version)}\u0000`)) this.cache.delete(k);
+    return b;
   }
 
   /** Model versions that have a baseline. */
@@ -109,48 +228,98 @@ export class LiveDrift {
     return [...this.baselines.values()];
   }
 
+  /**
+   * The current window of a baseline for `windowMs` ending at `now`, and from where the rollups
+   * serve it (whole minutes from `rollupsFrom` on; the part before, a minute at most right after the
+   * baseline's end, is counted from raw rows). No `rollupsFrom`: raw rows only.
+   */
+  window(b: Baseline, windowMs: number, now: number): { w: MinuteWindow; rollupsFrom?: number } | undefined {
+    // The current window never overlaps the baseline.
+    if (windowMs >= ROLLUP_MIN_WINDOW_MS) {
+      const w = { fromMs: Math.max(floorMinute(now - windowMs), b.toMs + 1), toMs: floorMinute(now) + MINUTE_MS };
+      if (w.fromMs >= w.toMs) return undefined;
+      const rollupsFrom = ceilMinute(w.fromMs);
+      return { w, rollupsFrom: rollupsFrom < w.toMs && rollupsFrom >= b.rollupFromMs ? rollupsFrom : undefined };
+    }
+    const w = { fromMs: Math.max(now - windowMs, b.toMs + 1), toMs: now + 1 };
+    return w.fromMs >= w.toMs ? undefined : { w };
+  }
+
+  private async current(p: Profile, win: { w: MinuteWindow; rollupsFrom?: number }): Promise<CurrentCounts> {
+    const { w, rollupsFrom } = win;
+    if (rollupsFrom === undefined) return currentFromRaw(this.client, p, w);
+    const counts = await currentFromRollups(this.client, p, { fromMs: rollupsFrom, toMs: w.toMs });
+    return rollupsFrom > w.fromMs ? addCounts(counts, await currentFromRaw(this.client, p, { fromMs: w.fromMs, toMs: rollupsFrom })) : counts;
+  }
+
   /** Drift of one model version over the window ending now; undefined when the window is empty. */
   async compute(model: string, version: string, windowMs: number, method: Method | 'auto', now = Date.now()): Promise<LiveDriftResult | undefined> {
-    const key = `${model}\u0000${version}\u0000${windowMs}\u0000${method}`;
-    const hit = this.cache.get(key);
+    const k = `${key(model, version)}\u0000${windowMs}\u0000${method}`;
+    const hit = this.cache.get(k);
     if (hit && now - hit.computedAt < (this.o.cacheMs ?? 5000)) return hit;
-    const running = this.computing.get(key);
+    const running = this.computing.get(k);
     if (running) return running;
-    const p = this.run(model, version, windowMs, method, now).finally(() => this.computing.delete(key));
-    this.computing.set(key, p);
+    const p = this.run(model, version, windowMs, method, now).finally(() => this.computing.delete(k));
+    this.computing.set(k, p);
     return p;
   }
 
   private async run(model: string, version: string, windowMs: number, method: Method | 'auto', now: number): Promise<LiveDriftResult | undefined> {
     const baseline = this.baseline(model, version);
     if (!baseline) return undefined;
-    // The current window never overlaps the baseline.
-    const curFrom = Math.max(now - windowMs, baseline.toMs + 1);
-    if (curFrom > now) return undefined;
-    const params = {
-      dw_model: model,
-      dw_version: version,
-      dw_ref_from: tsText(baseline.fromMs),
-      dw_ref_to: tsText(baseline.toMs),
-      dw_cur_from: tsText(curFrom),
-      dw_cur_to: tsText(now),
-    };
-    const report = await driftFromSources(this.client, {
-      numeric: { sql: numericSource(true), params },
-      categorical: { sql: categoricalSource(), params },
-      method,
-      // A feature absent from one side of a live window is not an error: it is left out.
-      emptyColumns: 'skip',
-    });
+    const profile = await this.profile(model, version);
+    if (!profile) return undefined;
+    const win = this.window(baseline, windowMs, now);
+    if (!win) return undefined;
+    const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method });
     if (report.current_rows === 0) return undefined;
-    const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report };
-    this.cache.set(`${model}\u0000${version}\u0000${windowMs}\u0000${method}`, result);
+    const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report, read: win.rollupsFrom === undefined ? 'raw' : 'rollups', window: win.w };
+    this.cache.set(`${key(model, version)}\u0000${windowMs}\u0000${method}`, result);
     await this.save(result);
     this.o.onResult?.(result);
     return result;
   }
 
+  /**
+   * Drift per value of the segment key `segmentKey` (the MAX_SEGMENTS values with the most current
+   * predictions): each segment's current window against the same segment's rows of the baseline's
+   * time range, both read from raw rows by the engine. Not stored nor exported as gauges.
+   */
+  async computeSegments(model: string, version: string, windowMs: number, method: Method | 'auto', segmentKey: string, now = Date.now()): Promise<SegmentDriftResult[]> {
+    const baseline = this.baseline(model, version);
+    if (!baseline) return [];
+    if (baseline.fromMs === 0 && baseline.toMs === 0) {
+      throw new DriftInputError(`per-segment drift needs a baseline from a time range; model "${model}" version "${version}" has an uploaded one`);
+    }
+    const curFrom = Math.max(now - windowMs, baseline.toMs + 1);
+    if (curFrom > now) return [];
+    const base = { dw_model: model, dw_version: version, dw_ref_from: tsText(baseline.fromMs), dw_ref_to: tsText(baseline.toMs), dw_cur_from: tsText(curFrom), dw_cur_to: tsText(now), dw_seg_key: segmentKey };
+    const values = await queryRows<{ value: string }>(
+      this.client,
+      `SELECT segment[{dw_seg_key:String}] AS value, count() AS c FROM predictions
+       WHERE model = {dw_model:String} AND version = {dw_version:String} AND ts >= {dw_cur_from:DateTime64(3)} AND ts <= {dw_cur_to:DateTime64(3)}
+         AND mapContains(segment, {dw_seg_key:String})
+       GROUP BY value ORDER BY c DESC, value LIMIT ${MAX_SEGMENTS}`,
+      base,
+    );
+    const filter = 'segment[{dw_seg_key:String}] = {dw_seg_value:String} AND mapContains(segment, {dw_seg_key:String})';
+    const sides = [[0, 'dw_ref_from', 'dw_ref_to'], [1, 'dw_cur_from', 'dw_cur_to']] as const;
+    const out: SegmentDriftResult[] = [];
+    for (const { value } of values) {
+      const params = { ...base, dw_seg_value: value };
+      const report = await driftFromSources(this.client, {
+        numeric: { sql: rawNumericSource(sides, filter), params },
+        categorical: { sql: rawCategoricalSource(sides, filter), params },
+        method,
+        emptyColumns: 'skip',
+      });
+      out.push({ model, version, windowMs, computedAt: now, baseline, report, read: 'raw', window: { fromMs: curFrom, toMs: now + 1 }, segment: { key: segmentKey, value } });
+    }
+    return out.sort((a, b) => (a.segment.value < b.segment.value ? -1 : a.segment.value > b.segment.value ? 1 : 0));
+  }
+
   private async save(r: LiveDriftResult): Promise<void> {
+    if (r.report.columns.length === 0) return;
     await this.client.insert({
       table: 'drift_results',
       format: 'JSONEachRow',

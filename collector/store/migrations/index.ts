@@ -7,11 +7,12 @@ import * as m002 from './002_performance.js';
 import * as m003 from './003_alerting.js';
 import * as m004 from './004_rollups.js';
 import * as m005 from './005_metrics.js';
+import * as m006 from './006_drift_profiles.js';
 import { queryRows } from '../client.js';
 
 export interface Migration { version: number; name: string; statements: string[] }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }];
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }, { version: 6, ...m006 }];
 
 export interface MigrateOptions {
   retentionDays: number;
