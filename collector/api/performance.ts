@@ -35,7 +35,12 @@ export function performanceRoutes(engine: PerformanceEngine): Hono {
     if (bFrom !== undefined && bTo !== undefined && bTo <= bFrom) throw new HTTPException(400, { message: 'baseline_to must be after baseline_from' });
     const version = c.req.query('version');
     const known = await engine.versions(model);
-    if (known.length === 0) throw new HTTPException(404, { message: `no predictions for model "${model}"` });
+    if (known.length === 0) {
+      // Labels may come first: a model with labels only is known, with nothing to measure yet.
+      const unmatched = await engine.unmatchedLabels(model);
+      if (unmatched === 0) throw new HTTPException(404, { message: `no predictions for model "${model}"` });
+      return c.json({ model, unmatched_labels: unmatched, versions: [], window: windowText });
+    }
     if (version !== undefined && !known.some((v) => v.version === version)) {
       throw new HTTPException(404, { message: `no predictions for model "${model}" version "${version}"` });
     }

@@ -148,6 +148,11 @@ export class PerformanceEngine {
     return modelVersions(this.client, model);
   }
 
+  /** Labels of the model whose prediction id is not stored (yet). */
+  unmatchedLabels(model: string): Promise<number> {
+    return unmatchedLabels(this.client, model);
+  }
+
   /** Performance of every version of a model (or the one asked for). */
   async compute(q: PerformanceQuery): Promise<PerformanceResult> {
     const versions = q.version === undefined ? (await this.versions(q.model)).map((v) => v.version) : [q.version];

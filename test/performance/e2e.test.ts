@@ -127,6 +127,14 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
 
   it('keeps a label that arrives before its prediction, counts it unmatched, and joins it later', async () => {
     const monitor = createMonitor({ model: 'late', version: 'v1', endpoint: collector.url, flushIntervalMs: 100 });
+    monitor.label('a', 'cat');
+    await monitor.flush();
+    // Only a label so far: the model is known, nothing is measured yet.
+    const labelOnly = await waitFor(async () => {
+      const r = await get(`${collector.url}/api/v1/models/late/performance?window=1h`);
+      return r.status === 200 ? r.body : undefined;
+    }, 10_000);
+    expect(labelOnly).toMatchObject({ unmatched_labels: 1, versions: [] });
     monitor.record({ id: 'a', features: { x: 1 }, prediction: 'cat' });
     monitor.label('a', 'cat');
     monitor.label('b', 'dog'); // its prediction has not arrived
