@@ -2,6 +2,8 @@
 // TypeScript benchmarks are compiled first (tsc, the project's compiler options) into
 // node_modules/.cache/driftwatch-bench, next to the dependencies they import.
 // `npm run bench -- agent` runs only the named ones. Exits non-zero when a benchmark fails.
+// bench/soak is long and runs only when named (`npm run soak` = `node bench/run.mjs soak`).
+// Every benchmark's TypeScript is compiled whichever run, since one may start another's script.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -12,14 +14,16 @@ const benchDir = join(root, 'bench');
 const only = process.argv.slice(2);
 const EXT = ['mjs', 'js', 'cjs', 'ts'];
 
-const benches = readdirSync(benchDir, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && (only.length === 0 || only.includes(d.name)))
+const ON_REQUEST = ['soak'];
+const all = readdirSync(benchDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
   .map((d) => {
     const ext = EXT.find((e) => existsSync(join(benchDir, d.name, `index.${e}`)));
     return ext ? { name: d.name, file: join(benchDir, d.name, `index.${ext}`), ext } : undefined;
   })
   .filter(Boolean)
   .sort((a, b) => a.name.localeCompare(b.name));
+const benches = all.filter((b) => (only.length === 0 ? !ON_REQUEST.includes(b.name) : only.includes(b.name)));
 
 if (benches.length === 0) {
   console.error(`no benchmark found (bench/*/index.{${EXT.join(',')}})${only.length ? ` named ${only.join(', ')}` : ''}`);
