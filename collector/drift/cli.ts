@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore, queryRows } from '../store/client.js';
-import { driftFromSources, type DriftOptions } from './engine.js';
+import { driftDetails, type DriftOptions, type SqlSource } from './engine.js';
+import { driftHtml } from './html.js';
 import { DriftInputError, isMethod, METHODS, type DriftReport, type Method } from './report.js';
 
 export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
@@ -23,7 +24,11 @@ Compares the distribution of every column present in both files (CSV, TSV, JSONL
   --threshold X        drift threshold of the method (with auto or per-column methods: of every method)
   --drift-share S      share of drifted columns at which the dataset drifts (default 0.5)
   --bh                 Benjamini-Hochberg correction of p-values across columns
-  --format F           json (default) or text
+  --min-effect SPEC    effect-size guard of the p-value methods (on by default): ks drifts only when
+                       also D >= 0.04, chisquare only when Cramér's V >= 0.1, so that huge samples do
+                       not flag negligible differences. SPEC: off (the conventions' verdicts exactly),
+                       one number for both, or ks=X,chisquare=Y
+  --format F           json (default), text or html (a self-contained page with a chart per column)
   --out FILE           write the report there instead of stdout
   --fail-on-drift      exit 1 when the dataset drifts
 Exit codes: 0 report written, 1 dataset drift with --fail-on-drift, 2 bad input.`;
@@ -155,6 +160,40 @@ function source(cols: Column[], ref: string, cur: string, expr: (c: string, type
   return `${side(0, ref, 'refType')}\nUNION ALL\n${side(1, cur, 'curType')}`;
 }
 
+/**
+ * The numerical columns as one source per column over the wide tables: the engine aggregates the
+ * parts in parallel and never reshapes the files into (column, value) rows grouped by name.
+ */
+function numericParts(cols: Column[], ref: string, cur: string): SqlSource[] {
+  return cols.map((c) => ({
+    sql: `SELECT 0 AS side, ${literal(c.name)} AS column, ${numberExpr(c.name, c.refType)} AS value FROM ${ref}
+      UNION ALL SELECT 1 AS side, ${literal(c.name)} AS column, ${numberExpr(c.name, c.curType)} AS value FROM ${cur}`,
+    columns: [c.name],
+  }));
+}
+
+/** --min-effect: off, one number for both p-value methods, or ks=X,chisquare=Y (others default). */
+function minEffectOption(v: string | undefined): DriftOptions['minEffectSize'] {
+  if (v === undefined || v === 'on') return true;
+  if (v === 'off') return false;
+  const number = (x: string, what: string) => {
+    const n = Number(x);
+    if (x.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new CliError(`--min-effect ${what} must be a number >= 0, got "${x}"`);
+    return n;
+  };
+  if (!v.includes('=')) {
+    const n = number(v, 'value');
+    return { ks: n, chisquare: n };
+  }
+  const out: Record<string, number> = {};
+  for (const part of list(v)) {
+    const [m, x, ...extra] = part.split('=');
+    if (extra.length || (m !== 'ks' && m !== 'chisquare') || x === undefined) throw new CliError(`bad --min-effect entry "${part}": expected off, a number, or ks=X,chisquare=Y`);
+    out[m] = number(x, `for ${m}`);
+  }
+  return out;
+}
+
 function methodOption(v: string | undefined, columns: ReadonlySet<string>): DriftOptions['method'] {
   if (v === undefined || v === 'auto') return 'auto';
   if (!v.includes('=')) {
@@ -236,6 +275,7 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
           threshold: { type: 'string' },
           'drift-share': { type: 'string' },
           bh: { type: 'boolean' },
+          'min-effect': { type: 'string' },
           format: { type: 'string' },
           out: { type: 'string' },
           'fail-on-drift': { type: 'boolean' },
@@ -250,7 +290,8 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
       return 0;
     }
     const format = values.format ?? 'json';
-    if (format !== 'json' && format !== 'text') throw new CliError(`unknown format "${format}": expected json or text`);
+    if (format !== 'json' && format !== 'text' && format !== 'html') throw new CliError(`unknown format "${format}": expected json, text or html`);
+    const minEffectSize = minEffectOption(values['min-effect']);
     const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
     if (threshold !== undefined && (values.threshold!.trim() === '' || !Number.isFinite(threshold))) throw new CliError(`--threshold must be a number, got "${values.threshold}"`);
     const driftShare = values['drift-share'] === undefined ? undefined : Number(values['drift-share']);
@@ -296,15 +337,22 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     const thresholds: DriftOptions['thresholds'] =
       threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries(METHODS.map((m) => [m, threshold]));
 
-    const report = await driftFromSources(client, {
-      ...(numerical.length ? { numeric: { sql: source(numerical, refTable, curTable, numberExpr) } } : {}),
+    const { report, distributions } = await driftDetails(client, {
+      ...(numerical.length ? { numeric: numericParts(numerical, refTable, curTable) } : {}),
       ...(categorical.length ? { categorical: { sql: source(categorical, refTable, curTable, textExpr) } } : {}),
       method,
       thresholds,
       driftShare,
       pValueCorrection: values.bh ? 'bh' : 'none',
+      minEffectSize,
+      distributions: format === 'html',
     });
-    const out = format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatDriftText(report);
+    const out =
+      format === 'json'
+        ? JSON.stringify(report, null, 2) + '\n'
+        : format === 'text'
+          ? formatDriftText(report)
+          : driftHtml(report, distributions, { reference: ref.path, current: cur.path });
     if (values.out) {
       try {
         writeFileSync(values.out, out);

@@ -9,7 +9,7 @@ import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE
 import { benjaminiHochberg } from './correction.js';
 import { ksPValue } from './kolmogorov.js';
 import { columnQuality, resolveQualityThresholds, type QualityThresholds } from './quality.js';
-import { categoryCountsSql, numericBinCountsSql, numericSummarySql, rawDistanceSql } from './queries.js';
+import { categoryCountsSql, numericBinCountsSql, numericQuantilesSql, numericSummarySql, rawDistanceSql } from './queries.js';
 import {
   DEFAULT_THRESHOLDS,
   DriftInputError,
@@ -25,11 +25,63 @@ import {
 export interface SqlSource {
   sql: string;
   params?: Record<string, unknown>;
+  /**
+   * The columns this source yields, when known: a query that needs none of them skips the source.
+   * Only meaningful in a list of sources (see DriftOptions.numeric).
+   */
+  columns?: readonly string[];
+}
+
+/**
+ * Effect-size guard of the p-value methods: a column drifts only when its p-value is below the
+ * threshold and its effect size reaches the minimum. ks: the KS statistic D itself (a distance
+ * between the two CDFs, in [0, 1]); chisquare: Cramér's V = sqrt(chi2 / (n + m)) of the 2 x k table.
+ */
+export interface MinEffectSize {
+  ks: number;
+  chisquare: number;
+}
+
+/**
+ * Defaults of the guard, chosen to flag the effect sizes the distance methods' default thresholds
+ * flag. ks: D = 0.04 is what a shift of 0.1 standard deviations of a normal gives (2 Phi(0.05) - 1),
+ * the shift at which the Wasserstein default (0.1 std) drifts. chisquare: V = 0.1, Cohen's "small"
+ * effect; for small differences V ~ 1.18 x the Jensen-Shannon distance (JS 0.1 ~ V 0.118) and
+ * V ~ sqrt(2) x Hellinger, so it sits at the jensenshannon default, auto's large-sample choice.
+ * With the KS test's own 5% critical value 1.36 sqrt((n + m) / nm), the ks minimum only bites above
+ * n m / (n + m) ~ 1150: the sizes at which auto no longer picks ks.
+ */
+export const DEFAULT_MIN_EFFECT_SIZE: Readonly<MinEffectSize> = { ks: 0.04, chisquare: 0.1 };
+
+/** A column's distributions on the bins its statistics use (for drawing them). */
+export type ColumnDistribution =
+  | {
+      column: string;
+      type: 'numerical';
+      /** The reference's bin edges: bins (-inf, e1), [e1, e2), ..., [e_last, +inf). */
+      edges: number[];
+      /** The reference's minimum and maximum (where the outer bins' reference values end). */
+      referenceMin: number;
+      referenceMax: number;
+      reference: number[];
+      current: number[];
+    }
+  | { column: string; type: 'categorical'; categories: string[]; reference: number[]; current: number[] };
+
+export interface DriftDetails {
+  report: DriftReport;
+  /** With `distributions: true`: one per reported column, in the report's order. */
+  distributions: ColumnDistribution[];
 }
 
 export interface DriftOptions {
-  /** SELECT yielding side UInt8 (0 = reference, 1 = current), column String, value Float64 (NaN or +-Inf = missing). */
-  numeric?: SqlSource;
+  /**
+   * SELECT yielding side UInt8 (0 = reference, 1 = current), column String, value Float64 (NaN or
+   * +-Inf = missing). A list of sources, each yielding its own columns, is aggregated part by part
+   * (UNION ALL): ClickHouse then runs the parts in parallel and groups no column names, which is how
+   * the CLI reads a wide file, one part per column.
+   */
+  numeric?: SqlSource | SqlSource[];
   /** SELECT yielding side UInt8, column String, value Nullable(String) (NULL or '' = missing). */
   categorical?: SqlSource;
   /** Default 'auto'; a map gives a method per column (columns not in it use 'auto'). */
@@ -51,6 +103,15 @@ export interface DriftOptions {
   pValueCorrection?: 'none' | 'bh';
   /** Overrides of the data-quality thresholds (see quality.ts). */
   quality?: Partial<QualityThresholds>;
+  /**
+   * Effect-size guard of the p-value methods (see MinEffectSize); `true` for DEFAULT_MIN_EFFECT_SIZE.
+   * Off by default here, so the engine's verdicts are the conventions' (the golden tests); the CLI
+   * turns it on by default. With it, every column carries `effect_size` (D for ks, Cramér's V for
+   * chisquare, null for the distance methods, whose statistic is the effect size) and `min_effect_size`.
+   */
+  minEffectSize?: boolean | Partial<MinEffectSize>;
+  /** Also return each column's bin counts (numerical columns are binned even for ks/wasserstein). */
+  distributions?: boolean;
 }
 
 /** Query parameters of the engine's own SQL start with this; a source's parameters must not. */
@@ -89,9 +150,17 @@ interface CategoricalSummary extends ColumnSummary {
 
 const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
 
-async function numericSummaries(client: ClickHouseClient, src: SqlSource): Promise<NumericSummary[]> {
-  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; ref_inf: string; cur_inf: string; q: string[]; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
-  const rows = await queryRows<Row>(client, numericSummarySql(src.sql), src.params ?? {});
+/** One query over a list of sources: the query of each (needed) source, UNION ALL. */
+function combined(parts: readonly SqlSource[], query: (sql: string) => string, needed?: ReadonlySet<string>): SqlSource | undefined {
+  const use = needed ? parts.filter((p) => !p.columns || p.columns.some((c) => needed.has(c))) : parts;
+  if (use.length === 0) return undefined;
+  return { sql: use.map((p) => query(p.sql)).join('\nUNION ALL\n'), params: Object.assign({}, ...use.map((p) => p.params ?? {})) };
+}
+
+async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSource[]): Promise<NumericSummary[]> {
+  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; ref_inf: string; cur_inf: string; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
+  const q = combined(parts, (sql) => numericSummarySql(sql, { quantiles: false }))!;
+  const rows = await queryRows<Row>(client, q.sql, q.params);
   return rows.map((r) => ({
     column: r.col,
     type: 'numerical',
@@ -102,7 +171,8 @@ async function numericSummaries(client: ClickHouseClient, src: SqlSource): Promi
     refNonFinite: num(r.ref_inf),
     curNonFinite: num(r.cur_inf),
     distinct: num(r.distinct_capped),
-    edges: num(r.n) > 0 ? uniqueEdges(r.q.map(bitsToFloat64)) : [],
+    // Filled in for the columns that are binned (quantiles cost the most of the summary).
+    edges: [],
     std: num(r.std),
     refMin: bitsToFloat64(r.ref_min),
     refMax: bitsToFloat64(r.ref_max),
@@ -149,8 +219,14 @@ async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): P
   });
 }
 
-function checkSource(name: string, src: SqlSource | undefined): void {
-  if (src === undefined) return;
+function checkSource(name: string, source: SqlSource | SqlSource[] | undefined): void {
+  if (source === undefined) return;
+  if (Array.isArray(source)) {
+    if (source.length === 0) throw new DriftInputError(`the ${name} source is an empty list`);
+    for (const s of source) checkSource(name, s);
+    return;
+  }
+  const src = source;
   if (typeof src.sql !== 'string' || src.sql.trim() === '') throw new DriftInputError(`the ${name} source has no SQL`);
   for (const k of Object.keys(src.params ?? {})) {
     if (k.startsWith(RESERVED_PARAM_PREFIX)) throw new DriftInputError(`the ${name} source uses the query parameter "${k}": names starting with ${RESERVED_PARAM_PREFIX} are reserved by the drift engine`);
@@ -192,6 +268,23 @@ interface Planned {
 }
 
 export async function driftFromSources(client: ClickHouseClient, opts: DriftOptions): Promise<DriftReport> {
+  return (await driftDetails(client, { ...opts, distributions: false })).report;
+}
+
+function resolveMinEffect(opt: DriftOptions['minEffectSize']): MinEffectSize | undefined {
+  if (opt === undefined || opt === false) return undefined;
+  const t = { ...DEFAULT_MIN_EFFECT_SIZE };
+  if (opt === true) return t;
+  for (const [k, v] of Object.entries(opt)) {
+    if (k !== 'ks' && k !== 'chisquare') throw new DriftInputError(`minimum effect size given for "${k}": only ks and chisquare have one`);
+    if (typeof v !== 'number' || !(v >= 0)) throw new DriftInputError(`minimum effect size for ${k} must be a number >= 0, got ${String(v)}`);
+    t[k] = v;
+  }
+  return t;
+}
+
+/** driftFromSources, and optionally the binned distributions behind each column. */
+export async function driftDetails(client: ClickHouseClient, opts: DriftOptions): Promise<DriftDetails> {
   if (!opts.numeric && !opts.categorical) throw new DriftInputError('no source: give a numeric and/or a categorical SQL source');
   checkSource('numeric', opts.numeric);
   checkSource('categorical', opts.categorical);
@@ -202,18 +295,23 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
   const driftShare = opts.driftShare ?? 0.5;
   if (!(driftShare >= 0 && driftShare <= 1)) throw new DriftInputError(`drift share must be within [0, 1], got ${String(opts.driftShare)}`);
 
-  const numeric = opts.numeric ? await numericSummaries(client, opts.numeric) : [];
+  const minEffect = resolveMinEffect(opts.minEffectSize);
+  const numericParts = opts.numeric === undefined ? [] : Array.isArray(opts.numeric) ? opts.numeric : [opts.numeric];
+  const numeric = numericParts.length ? await numericSummaries(client, numericParts) : [];
   const categorical = opts.categorical ? await categoricalSummaries(client, opts.categorical) : [];
   const summaries: (NumericSummary | CategoricalSummary)[] = [...numeric, ...categorical].sort((a, b) => compareCodePoints(a.column, b.column));
   const referenceRows = Math.max(0, ...summaries.map((s) => s.refRows));
   const currentRows = Math.max(0, ...summaries.map((s) => s.curRows));
-  const finish = (columns: ColumnDrift[]): DriftReport => ({
-    reference_rows: referenceRows,
-    current_rows: currentRows,
-    drift_share: driftShare,
-    drifted_columns: columns.filter((c) => c.drift).length,
-    dataset_drift: columns.length > 0 && columns.filter((c) => c.drift).length / columns.length >= driftShare,
-    columns,
+  const finish = (columns: ColumnDrift[], distributions: ColumnDistribution[] = []): DriftDetails => ({
+    report: {
+      reference_rows: referenceRows,
+      current_rows: currentRows,
+      drift_share: driftShare,
+      drifted_columns: columns.filter((c) => c.drift).length,
+      dataset_drift: columns.length > 0 && columns.filter((c) => c.drift).length / columns.length >= driftShare,
+      columns,
+    },
+    distributions,
   });
   if (referenceRows === 0 || currentRows === 0) return finish([]);
   for (let i = 1; i < summaries.length; i++) {
@@ -239,9 +337,10 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
   }
 
   const rawCols = plan.filter((p) => p.summary.type === 'numerical' && RAW_VALUE_METHODS.has(p.method)).map((p) => p.summary as NumericSummary);
-  const binCols = plan.filter((p) => p.summary.type === 'numerical' && isBinnedMethod(p.method)).map((p) => p.summary as NumericSummary);
-  const raw = rawCols.length > 0 ? await rawDistances(client, opts.numeric!, rawCols.map((c) => c.column)) : new Map<string, RawDistance>();
-  const bins = binCols.length > 0 ? await numericBinCounts(client, opts.numeric!, binCols) : new Map<string, BinCounts>();
+  const binCols = plan.filter((p) => p.summary.type === 'numerical' && (opts.distributions || isBinnedMethod(p.method))).map((p) => p.summary as NumericSummary);
+  const raw = rawCols.length > 0 ? await rawDistances(client, numericParts, rawCols.map((c) => c.column)) : new Map<string, RawDistance>();
+  if (binCols.length > 0) await referenceEdges(client, numericParts, binCols);
+  const bins = binCols.length > 0 ? await numericBinCounts(client, numericParts, binCols) : new Map<string, BinCounts>();
 
   const columns: ColumnDrift[] = plan.map(({ summary: s, method }) => {
     let statistic: number;
@@ -271,10 +370,14 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
       outside = b.outside;
     }
     const threshold = thresholds[method];
+    let effect: number | null = null;
+    if (method === 'ks') effect = statistic;
+    else if (method === 'chisquare') effect = Math.sqrt(statistic / (s.n + s.m));
     const quality = columnQuality(
       { type: s.type, refRows: s.refRows, curRows: s.curRows, refMissing: s.refRows - s.n, curMissing: s.curRows - s.m, refNonFinite: s.refNonFinite, curNonFinite: s.curNonFinite, curOutside: outside, m: s.m },
       qualityThresholds,
     );
+    const min = minEffect && (method === 'ks' || method === 'chisquare') ? minEffect[method] : null;
     return {
       column: s.column,
       type: s.type,
@@ -282,7 +385,8 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
       statistic,
       p_value: pValue,
       threshold,
-      drift: P_VALUE_METHODS.has(method) ? (pValue as number) < threshold : statistic >= threshold,
+      drift: P_VALUE_METHODS.has(method) ? (pValue as number) < threshold && (min === null || (effect as number) >= min) : statistic >= threshold,
+      ...(minEffect ? { effect_size: effect, min_effect_size: min } : {}),
       reference_missing: s.refRows - s.n,
       current_missing: s.curRows - s.m,
       quality,
@@ -295,7 +399,7 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
     for (const c of columns) c.p_value_adjusted = null;
     tested.forEach((c, i) => {
       c.p_value_adjusted = adjusted[i];
-      c.drift = adjusted[i] < c.threshold;
+      c.drift = adjusted[i] < c.threshold && (c.min_effect_size == null || (c.effect_size as number) >= c.min_effect_size);
     });
     // Keep the key order of the report stable: p_value_adjusted right after p_value.
     for (const [i, c] of columns.entries()) {
@@ -304,7 +408,14 @@ export async function driftFromSources(client: ClickHouseClient, opts: DriftOpti
     }
   }
 
-  return finish(columns);
+  if (!opts.distributions) return finish(columns);
+  const distributions = plan.map(({ summary: s }): ColumnDistribution => {
+    if (s.type === 'categorical') return { column: s.column, type: 'categorical', categories: s.categories, reference: s.refCounts, current: s.curCounts };
+    const b = bins.get(s.column);
+    if (!b) throw new Error(`internal: no bin counts for column "${s.column}"`);
+    return { column: s.column, type: 'numerical', edges: s.edges, referenceMin: s.refMin, referenceMax: s.refMax, reference: b.ref, current: b.cur };
+  });
+  return finish(columns, distributions);
 }
 
 interface RawDistance {
@@ -322,13 +433,26 @@ interface BinCounts {
   outside: number;
 }
 
-async function rawDistances(client: ClickHouseClient, src: SqlSource, cols: string[]): Promise<Map<string, RawDistance>> {
+async function rawDistances(client: ClickHouseClient, parts: readonly SqlSource[], cols: string[]): Promise<Map<string, RawDistance>> {
   type Row = { col: string; n: string; m: string; d: number; w: number; oor: string };
-  const rows = await queryRows<Row>(client, rawDistanceSql(src.sql), { ...src.params, dw_engine_raw_cols: cols });
+  const src = combined(parts, rawDistanceSql, new Set(cols))!;
+  const rows = await queryRows<Row>(client, src.sql, { ...src.params, dw_engine_raw_cols: cols });
   return new Map(rows.map((r) => [r.col, { n: num(r.n), m: num(r.m), d: num(r.d), w: num(r.w), outside: num(r.oor) }]));
 }
 
-async function numericBinCounts(client: ClickHouseClient, src: SqlSource, cols: NumericSummary[]): Promise<Map<string, BinCounts>> {
+/** Sets the quantile edges of the given columns (computed only for the columns that are binned). */
+async function referenceEdges(client: ClickHouseClient, parts: readonly SqlSource[], cols: NumericSummary[]): Promise<void> {
+  const src = combined(parts, numericQuantilesSql, new Set(cols.map((c) => c.column)))!;
+  const rows = await queryRows<{ col: string; q: string[] }>(client, src.sql, { ...src.params, dw_engine_q_cols: cols.map((c) => c.column) });
+  const byCol = new Map(rows.map((r) => [r.col, r.q]));
+  for (const c of cols) {
+    const q = byCol.get(c.column);
+    if (!q) throw new Error(`internal: no quantiles for column "${c.column}"`);
+    c.edges = uniqueEdges(q.map(bitsToFloat64));
+  }
+}
+
+async function numericBinCounts(client: ClickHouseClient, parts: readonly SqlSource[], cols: NumericSummary[]): Promise<Map<string, BinCounts>> {
   type Row = { col: string; side: number; bin: number; oor: number; c: string };
   const inf = float64ToBits(Infinity);
   const bounds = cols.map((c) => [
@@ -337,7 +461,8 @@ async function numericBinCounts(client: ClickHouseClient, src: SqlSource, cols: 
     ...c.edges.map(float64ToBits),
     ...Array<string>(QUANTILE_BINS - 1 - c.edges.length).fill(inf),
   ]);
-  const rows = await queryRows<Row>(client, numericBinCountsSql(src.sql), { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: bounds });
+  const src = combined(parts, numericBinCountsSql, new Set(cols.map((c) => c.column)))!;
+  const rows = await queryRows<Row>(client, src.sql, { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: bounds });
   const out = new Map<string, BinCounts>(cols.map((c) => [c.column, { ref: new Array<number>(c.edges.length + 1).fill(0), cur: new Array<number>(c.edges.length + 1).fill(0), outside: 0 }]));
   for (const r of rows) {
     const b = out.get(r.col);

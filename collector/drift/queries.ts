@@ -36,21 +36,37 @@ export function categoricalInput(sql: string): string {
  * rounding of level (n - 1) only ever lands just below an integer, where both edges are >= a's
  * successor or exactly b. Only a value strictly inside that last-bit gap could fall differently.
  */
-export function numericSummarySql(sql: string): string {
+export function numericSummarySql(sql: string, opts: { quantiles?: boolean } = {}): string {
   const ref = 'dw_side = 0 AND dw_ok';
+  const quantiles = opts.quantiles ?? true;
   return `SELECT dw_col AS col,
     countIf(dw_side = 0) AS ref_rows,
     countIf(dw_side = 1) AS cur_rows,
     countIf(${ref}) AS n,
     countIf(dw_side = 1 AND dw_ok) AS m,
     countIf(dw_side = 0 AND isInfinite(dw_v)) AS ref_inf,
-    countIf(dw_side = 1 AND isInfinite(dw_v)) AS cur_inf,
-    arrayMap(x -> toString(reinterpretAsUInt64(x)), quantilesExactInclusiveIf(${QUANTILE_LEVELS.map(String).join(', ')})(dw_v, ${ref})) AS q,
+    countIf(dw_side = 1 AND isInfinite(dw_v)) AS cur_inf,${quantiles ? `
+    ${quantilesExpr(ref)} AS q,` : ''}
     length(groupUniqArrayIf(${AUTO_MAX_DISCRETE_VALUES + 1})(dw_v + 0., ${ref})) AS distinct_capped,
     stddevPopStableIf(dw_v, ${ref}) AS std,
     toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
     toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max
   FROM (${numericInput(sql)})
+  GROUP BY col`;
+}
+
+const quantilesExpr = (cond: string) =>
+  `arrayMap(x -> toString(reinterpretAsUInt64(x)), quantilesExactInclusiveIf(${QUANTILE_LEVELS.map(String).join(', ')})(dw_v, ${cond}))`;
+
+/**
+ * The reference's quantile edges (as float bits, the `q` of numericSummarySql) of the columns in
+ * {dw_engine_q_cols} only: exact quantiles hold every reference value, so they are computed for the
+ * columns whose method bins, not for those that only need raw-value distances.
+ */
+export function numericQuantilesSql(sql: string): string {
+  return `SELECT dw_col AS col, ${quantilesExpr('dw_side = 0')} AS q
+  FROM (${numericInput(sql)})
+  WHERE dw_ok AND dw_col IN {dw_engine_q_cols:Array(String)}
   GROUP BY col`;
 }
 
@@ -64,12 +80,17 @@ const fromOrderBits = (u: string) => `reinterpretAsFloat64(if(bitTest(${u}, 63),
  * KS D and the (unnormalised) Wasserstein-1 distance on raw values, for the columns in
  * {dw_engine_raw_cols}. Per column both samples are sorted together, each value carried as one
  * UInt128 key (order bits << 1 | side: a plain numeric groupArray and sort, several times faster than
- * an array of tuples or two sorts). With c0, c1 the cumulative counts of each side at a position,
- * F - G = c0/n - c1/m is evaluated only at the last position of each run of equal values
- * (searchsorted side=right, so ties are exact); D = max |F - G| and W = sum |F - G| * (next - value).
+ * an array of tuples or two sorts). With c0 the cumulative count of reference values at a position
+ * and c1 = position - c0, F - G = c0/n - c1/m is evaluated only at the last position of each run of
+ * equal values (searchsorted side=right, so ties are exact); D = max |F - G| and
+ * W = sum |F - G| * (next - value).
  * ClickHouse's kolmogorovSmirnovTest is not used: it treats values closer than 1e-7 as ties and
- * accumulates D in floating point. Also counts the current values outside the reference's range.
- * (Lambdas here capture no arrays: ClickHouse would copy a captured array once per element.)
+ * accumulates D in floating point. Also counts the current values outside the reference's range:
+ * those sorted before the first reference key (strictly below its minimum: at equal values the
+ * reference key sorts first) and those whose key exceeds the last reference key with the side bit
+ * set (strictly above its maximum).
+ * (Lambdas here capture no arrays: ClickHouse would copy a captured array once per element. Every
+ * intermediate array costs a pass over a million elements, so there are as few as the formulas allow.)
  */
 export function rawDistanceSql(sql: string): string {
   return `SELECT col, n, m, d, w, oor FROM (
@@ -77,17 +98,14 @@ export function rawDistanceSql(sql: string): string {
       countIf(dw_side = 0) AS n,
       count() - n AS m,
       arraySort(groupArray(bitOr(bitShiftLeft(toUInt128(${orderBits('dw_v')}), 1), toUInt128(dw_side)))) AS keys,
-      arrayMap(k -> toUInt8(bitAnd(k, 1)), keys) AS ss,
+      arrayCumSum(arrayMap(k -> toUInt64(bitAnd(k, 1) = 0), keys)) AS c0,
       arrayMap(k -> ${fromOrderBits('toUInt64(bitShiftRight(k, 1))')}, keys) AS sv,
-      arrayCumSum(arrayMap(s -> toUInt64(s = 0), ss)) AS c0,
-      arrayMap((c, i) -> i - c, c0, arrayEnumerate(ss)) AS c1,
       arrayPushBack(arrayPopFront(sv), nan) AS nx,
-      arrayMap((a, b, x, y) -> if(x != y, abs(a / n - b / m), 0.), c0, c1, sv, nx) AS diffs,
+      arrayMap((c, i, x, y) -> if(x != y, abs(c / n - (i - c) / m), 0.), c0, arrayEnumerate(c0), sv, nx) AS diffs,
       arrayMax(diffs) AS d,
       arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w,
-      sv[arrayFirstIndex(s -> s = 0, ss)] AS ref_min,
-      sv[arrayLastIndex(s -> s = 0, ss)] AS ref_max,
-      arrayCount((v, s) -> s = 1 AND (v < ref_min OR v > ref_max), sv, ss) AS oor
+      bitOr(keys[arrayLastIndex(k -> bitAnd(k, 1) = 0, keys)], toUInt128(1)) AS top_key,
+      arrayFirstIndex(k -> bitAnd(k, 1) = 0, keys) - 1 + arrayCount(k -> k > top_key, keys) AS oor
     FROM (${numericInput(sql)})
     WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
     GROUP BY col)`;

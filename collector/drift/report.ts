@@ -49,6 +49,13 @@ export interface ColumnDrift {
   drift: boolean;
   reference_missing: number;
   current_missing: number;
+  /**
+   * Only with the effect-size guard (CLI default, engine option minEffectSize): D for ks, Cramér's V
+   * for chisquare, null for the other methods (their statistic is an effect size already).
+   */
+  effect_size?: number | null;
+  /** Only with the effect-size guard: the minimum effect_size of a drift verdict (null: no minimum). */
+  min_effect_size?: number | null;
   /** Only with a p-value correction: the adjusted p-value (null for methods without one); the verdict uses it. */
   p_value_adjusted?: number | null;
   quality: ColumnQuality;

@@ -1,5 +1,6 @@
 // runDriftCli end to end on files written from the golden fixtures: the JSON report is scipy's
-// (gen.py), whatever the file type; bad input is one line on stderr and exit code 2.
+// (gen.py), whatever the file type; bad input is one line on stderr and exit code 2. The golden
+// comparisons turn the effect-size guard off (--min-effect off): the conventions' report exactly.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,18 +55,18 @@ const curJsonl = writeJsonl(join(dir, 'cur.jsonl'), wide(mixed, 'cur'));
 
 describe('driftwatch drift (own embedded engine)', () => {
   it('CSV: the JSON report is the golden one', async () => {
-    const r = await cli(['--reference', refCsv, '--current', curCsv]);
+    const r = await cli(['--reference', refCsv, '--current', curCsv, '--min-effect', 'off']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expectReport(JSON.parse(r.out) as DriftReport, autoRun.expected, 'csv auto');
   });
 
   it('JSONL with a method, per-column methods and Benjamini-Hochberg', async () => {
-    const a = await cli(['--reference', refJsonl, '--current', curJsonl, '--method', 'psi', '--bh']);
+    const a = await cli(['--reference', refJsonl, '--current', curJsonl, '--method', 'psi', '--bh', '--min-effect', 'off']);
     expect(a.code, a.err).toBe(0);
     expectReport(JSON.parse(a.out) as DriftReport, psiBh.expected, 'jsonl psi bh');
     const methods = Object.entries(mapBh.options.method as Record<string, string>).map(([c, m]) => `${c}=${m}`).join(',');
-    const b = await cli(['--reference', refJsonl, '--current', curJsonl, '--method', methods, '--bh']);
+    const b = await cli(['--reference', refJsonl, '--current', curJsonl, '--method', methods, '--bh', '--min-effect', 'off']);
     expect(b.code, b.err).toBe(0);
     expectReport(JSON.parse(b.out) as DriftReport, mapBh.expected, 'jsonl map bh');
   });
@@ -82,7 +83,7 @@ describe('driftwatch drift (own embedded engine)', () => {
     expect(t.out).toContain(`Dataset drift: ${autoRun.expected.dataset_drift ? 'YES' : 'no'}`);
 
     const out = join(dir, 'report.json');
-    const o = await cli(['--reference', refCsv, '--current', curCsv, '--out', out, '--columns', 'plan,age', '--fail-on-drift']);
+    const o = await cli(['--reference', refCsv, '--current', curCsv, '--out', out, '--columns', 'plan,age', '--fail-on-drift', '--min-effect', 'off']);
     expect(o.out).toBe('');
     const report = JSON.parse(readFileSync(out, 'utf8')) as DriftReport;
     const kept = autoRun.expected.columns.filter((c) => c.column === 'plan' || c.column === 'age');
@@ -187,7 +188,7 @@ describe('driftwatch drift (Parquet, caller-provided client)', () => {
       });
       paths.push(pq);
     }
-    const r = await cli(['--reference', paths[0], '--current', paths[1]], { client: store.client });
+    const r = await cli(['--reference', paths[0], '--current', paths[1], '--min-effect', 'off'], { client: store.client });
     expect(r.code, r.err).toBe(0);
     expectReport(JSON.parse(r.out) as DriftReport, autoRun.expected, 'parquet auto');
   });
