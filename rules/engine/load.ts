@@ -42,6 +42,8 @@ export interface Receiver {
   name: string;
   kind: ReceiverKind;
   maxAttempts: number;
+  /** Re-send still-firing alerts this often (Alertmanager: its resend_interval; others: optional). */
+  repeatIntervalMs?: number;
   webhook?: { url: string; headers: Record<string, string>; hmacSecret?: string };
   alertmanager?: { url: string; headers: Record<string, string>; resendIntervalMs: number };
   pagerduty?: { routingKey: string; url: string; source?: string; client: string; clientUrl?: string };
@@ -104,21 +106,23 @@ function buildReceiver(r: ReceiverSpec, env: NodeJS.ProcessEnv): Receiver {
   const x = (v: string) => expandEnv(v, env);
   const hdrs = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, x(v)]));
   const base = { name: r.name, maxAttempts: r.max_attempts };
+  const repeat = (d: string | undefined) => (d === undefined ? {} : { repeatIntervalMs: parseDuration(d)! });
   if (r.alertmanager) {
-    return { ...base, kind: 'alertmanager', alertmanager: { url: x(r.alertmanager.url), headers: hdrs(r.alertmanager.headers), resendIntervalMs: parseDuration(r.alertmanager.resend_interval)! } };
+    return { ...base, kind: 'alertmanager', repeatIntervalMs: parseDuration(r.alertmanager.resend_interval)!, alertmanager: { url: x(r.alertmanager.url), headers: hdrs(r.alertmanager.headers), resendIntervalMs: parseDuration(r.alertmanager.resend_interval)! } };
   }
   if (r.pagerduty) {
     const p = r.pagerduty;
     return {
       ...base,
+      ...repeat(p.repeat_interval),
       kind: 'pagerduty',
       pagerduty: { routingKey: x(p.routing_key), url: x(p.url), source: p.source === undefined ? undefined : x(p.source), client: p.client, clientUrl: p.client_url === undefined ? undefined : x(p.client_url) },
     };
   }
-  if (r.slack) return { ...base, kind: 'slack', slack: { webhookUrl: x(r.slack.webhook_url) } };
+  if (r.slack) return { ...base, ...repeat(r.slack.repeat_interval), kind: 'slack', slack: { webhookUrl: x(r.slack.webhook_url) } };
   const w = r.webhook!;
   const secret = w.hmac_secret === undefined ? undefined : x(w.hmac_secret);
-  return { ...base, kind: 'webhook', webhook: { url: x(w.url), headers: hdrs(w.headers), hmacSecret: secret || undefined } };
+  return { ...base, ...repeat(w.repeat_interval), kind: 'webhook', webhook: { url: x(w.url), headers: hdrs(w.headers), hmacSecret: secret || undefined } };
 }
 
 /**

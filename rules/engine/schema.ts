@@ -122,6 +122,9 @@ const headers = z.record(z.string(), z.string()).default({});
 export const WebhookSchema = z.strictObject({
   url: z.string().meta({ description: 'Where the JSON is POSTed. ${VAR} comes from the environment; empty = receiver off.' }),
   headers,
+  repeat_interval: duration.optional().meta({
+    description: 'Re-send a still-firing alert this often (default: never; the firing and the resolve are each sent once).',
+  }),
   hmac_secret: z.string().optional().meta({
     description: 'When set (and not empty), each request carries X-Driftwatch-Timestamp and X-Driftwatch-Signature: sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body)).',
   }),
@@ -139,10 +142,16 @@ export const PagerDutySchema = z.strictObject({
   source: z.string().optional().meta({ description: 'payload.source (default: the model label, else "driftwatch").' }),
   client: z.string().default('Driftwatch'),
   client_url: z.string().optional(),
+  repeat_interval: duration.optional().meta({
+    description: 'Re-send a still-firing alert this often (default: never; PagerDuty keeps one incident per dedup_key, so a re-send re-opens one resolved by hand).',
+  }),
 });
 
 export const SlackSchema = z.strictObject({
   webhook_url: z.string().meta({ description: 'The Slack incoming webhook URL; use ${SLACK_WEBHOOK_URL}. Empty = receiver off.' }),
+  repeat_interval: duration.optional().meta({
+    description: 'Re-send a still-firing alert this often (default: never; the firing and the resolve are each sent once).',
+  }),
 });
 
 const RECEIVER_KINDS = ['webhook', 'alertmanager', 'pagerduty', 'slack'] as const;

@@ -5,8 +5,9 @@
 // - The queue is bounded (`maxQueue` requests); beyond it the oldest waiting request is dropped
 //   and counted, so a receiver that is down for hours cannot grow the heap without limit.
 // - Every notification's outcome is counted: success, failure (after the retries) or dropped.
-// - Repeats of firing alerts go to Alertmanager receivers only, at most once per resend interval:
-//   Alertmanager expects them (it times alerts out at endsAt); PagerDuty, Slack and webhooks page once.
+// - Repeats of firing alerts go to Alertmanager receivers once per resend_interval (Alertmanager
+//   expects them: it times alerts out at endsAt), and to other receivers only when they set a
+//   repeat_interval; by default PagerDuty, Slack and webhooks get the firing and the resolve once.
 import type { Notification } from '../engine/evaluator.js';
 import type { Receiver } from '../engine/load.js';
 import { alertmanagerRequest } from './alertmanager.js';
@@ -40,7 +41,7 @@ function target(r: Receiver): string {
 export function createDispatcher(o: DispatchOptions) {
   const queues = new Map<string, { jobs: Job[]; running?: Promise<void> }>();
   const warnedEmpty = new Set<string>();
-  /** Alertmanager receivers: when each firing alert was last sent (by receiver and fingerprint). */
+  /** Receivers with repeats: when each firing alert was last sent (by receiver and fingerprint). */
   const lastSent = new Map<string, number>();
   const maxQueue = o.maxQueue ?? 1000;
 
@@ -112,22 +113,21 @@ export function createDispatcher(o: DispatchOptions) {
         warnedEmpty.add(name);
         continue;
       }
-      let list = all;
-      if (r.kind === 'alertmanager') {
-        list = all.filter((n) => {
+      // Repeats only where the receiver asks for them, at most once per interval and alert.
+      const every = r.repeatIntervalMs;
+      const list = every === undefined
+        ? all.filter((n) => !n.repeat)
+        : all.filter((n) => {
           const key = `${name}\u0000${n.alert.fingerprint}`;
           if (n.status === 'resolved') {
             lastSent.delete(key);
             return true;
           }
           const last = lastSent.get(key);
-          if (n.repeat && last !== undefined && n.at - last < r.alertmanager!.resendIntervalMs) return false;
+          if (n.repeat && last !== undefined && n.at - last < every) return false;
           lastSent.set(key, n.at);
           return true;
         });
-      } else {
-        list = all.filter((n) => !n.repeat);
-      }
       if (list.length === 0) continue;
       // Requests are built now: the alert objects keep changing after this call.
       enqueue(r, requestsFor(r, list));

@@ -283,5 +283,19 @@ describe('repeats', () => {
     expect(new Set(posts.map((p) => p[0].startsAt))).toEqual(new Set([new Date(20_000).toISOString()]));
     expect(pd.received.map((r) => body(r).event_action)).toEqual(['trigger', 'resolve']);
   });
+
+  it('go to other receivers only when they set a repeat_interval', async () => {
+    const hook = await sink(() => 200);
+    const quiet = await sink(() => 200);
+    const rs = parseRuleFile('r.yaml', RULES(`  - name: hook\n    webhook: { url: "${hook.url}", repeat_interval: 40s }\n  - name: quiet\n    webhook: { url: "${quiet.url}" }`, 'hook, quiet'), {});
+    expect(rs.receivers.get('hook')?.repeatIntervalMs).toBe(40_000);
+    const h = harness(rs);
+    for (let t = 0; t <= 100_000; t += 10_000) await h.ev.apply(h.rule, [h.sample('income', 0.5)], t);
+    await h.ev.apply(h.rule, [], 110_000);
+    await h.d.drain();
+    const seq = (s: Sink) => s.received.map((r) => { const b = body(r); return `${b.status}@${b.alerts[0].resolvedAt ?? ''}`; });
+    expect(seq(hook)).toEqual(['firing@', 'firing@', 'firing@', 'resolved@1970-01-01T00:01:50.000Z']); // 20s, 60s, 100s, resolve
+    expect(seq(quiet)).toEqual(['firing@', 'resolved@1970-01-01T00:01:50.000Z']);
+  });
 });
 
