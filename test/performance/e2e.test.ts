@@ -16,6 +16,25 @@ interface ApiSegment { segment: string | null; predictions: number; labelled: nu
 interface ApiVersion { version: string; task: string; positive_class: string | null; baseline: { from: string; to: string; source: string; predictions: number; labelled: number } | null; cbpe: { reference_rows: number } | null; segments: ApiSegment[] }
 interface ApiPerformance { model: string; window: string; unmatched_labels: number; versions: ApiVersion[] }
 
+// Alert rules on the realized drop and on the CBPE estimate, evaluated every second.
+const RULES = `
+groups:
+  - name: performance
+    interval: 1s
+    rules:
+      - alert: AccuracyDrop
+        signal: metric_drop
+        metric: accuracy
+        drop: absolute
+        window: 10s
+        condition: "> 0"
+      - alert: EstimatedAuc
+        signal: estimated_metric
+        metric: roc_auc
+        window: 10s
+        condition: "> 0.5"
+`;
+
 const get = async (url: string) => {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as ApiPerformance & { error?: string } };
@@ -26,7 +45,7 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
   let demo: DemoRun;
 
   beforeAll(async () => {
-    collector = await startTestCollector();
+    collector = await startTestCollector({ rulesYaml: RULES });
     demo = runDemo({ endpoint: collector.url, ratePerSecond: 500, baselineSeconds: 10, durationSeconds: 120, labelDelaySeconds: 2, seed: 7 });
     // 10 s of baseline traffic, then 12 s of drifted traffic: the last 10 s window is all drift.
     await waitFor(() => demo.drifting() && demo.sent() >= 500 * 22, 60_000);
@@ -123,6 +142,19 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
     expect(est!.find((x) => x.labels.model === 'credit-risk')!.value).toBeGreaterThan(0.5);
     expect(await performanceRuleSamples(collector.performance, { signal: 'metric', models: ['other'], windowMs: 10_000, metric: 'accuracy' }, now, modelMatches)).toEqual([]);
     expect(await performanceRuleSamples(collector.performance, { signal: 'volume', models: ['*'], windowMs: 10_000 }, now, modelMatches)).toBeUndefined();
+  });
+
+  it('fires alert rules on the drop of a realized metric and on an estimate', async () => {
+    interface ApiAlert { name: string; state: string; labels: Record<string, string>; value: number }
+    const alerts = await waitFor(async () => {
+      const body = (await (await fetch(`${collector.url}/api/v1/alerts`)).json()) as { alerts: ApiAlert[] };
+      const firing = body.alerts.filter((a) => a.state === 'firing' && a.labels.model === 'credit-risk');
+      return ['AccuracyDrop', 'EstimatedAuc'].every((n) => firing.some((a) => a.name === n)) ? firing : undefined;
+    }, 30_000);
+    const drop = alerts.find((a) => a.name === 'AccuracyDrop')!;
+    expect(drop.labels).toMatchObject({ model: 'credit-risk', version: 'v1', metric: 'accuracy' });
+    expect(drop.value).toBeGreaterThan(0);
+    expect(alerts.find((a) => a.name === 'EstimatedAuc')!.value).toBeGreaterThan(0.5);
   });
 
   it('keeps a label that arrives before its prediction, counts it unmatched, and joins it later', async () => {
