@@ -211,9 +211,6 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
   type Plan = { f: NumericProfile; c: NumericCurrent; method: Method } | { f: CategoricalProfile; c: CategoricalCurrent; method: Method };
   const plan: Plan[] = [];
   for (const f of features) {
-    if (o.method !== 'auto' && f.type === 'categorical' && RAW_VALUE_METHODS.has(o.method)) {
-      throw new DriftInputError(`column "${f.feature}" is categorical: ${o.method} needs numerical values; use chisquare, jensenshannon, psi, kl, hellinger, tvd or linf`, f.feature);
-    }
     if (f.type === 'numerical') {
       const c = cur.numeric.get(f.feature);
       if (!c || f.n === 0 || c.m === 0) continue;
@@ -222,6 +219,10 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
       const c = cur.categorical.get(f.feature);
       const m = c ? [...c.counts.values()].reduce((s, x) => s + x, 0) : 0;
       if (!c || f.n === 0 || m === 0) continue;
+      // Checked on the columns reported: a column without values on a side is left out before.
+      if (o.method !== 'auto' && RAW_VALUE_METHODS.has(o.method)) {
+        throw new DriftInputError(`column "${f.feature}" is categorical: ${o.method} needs numerical values; use chisquare, jensenshannon, psi, kl, hellinger, tvd or linf`, f.feature);
+      }
       plan.push({ f, c, method: o.method === 'auto' ? autoMethod('categorical', f.n, f.counts.filter((x) => x > 0).length) : o.method });
     }
   }
