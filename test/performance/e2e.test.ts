@@ -5,8 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMonitor } from '../../agent/index.js';
 import { runDemo, type DemoRun } from '../../demo/service.js';
-import { performanceRuleSamples, performanceSignal } from '../../collector/performance/signal.js';
-import { modelMatches } from '../../collector/signals.js';
+import { performanceSignal } from '../../collector/performance/signal.js';
 import { queryRows } from '../../collector/store/client.js';
 import { startTestCollector, waitFor, type TestCollector } from '../helpers/collector.js';
 
@@ -131,17 +130,6 @@ describe('end to end: SDK -> collector -> delayed labels -> performance API', ()
     expect(estimated!.value).toBeGreaterThan(0.5);
     expect(estimated!.lower).not.toBeNull();
     expect(await performanceSignal(collector.performance, { model: 'credit-risk', version: 'v1', windowMs: 10_000, metric: 'mae' })).toBeUndefined();
-
-    // As alert samples, one per model version.
-    const now = Date.now();
-    const drop = await performanceRuleSamples(collector.performance, { signal: 'metric_drop', models: ['credit-*'], windowMs: 10_000, metric: 'accuracy', drop: 'absolute' }, now, modelMatches);
-    expect(drop).toHaveLength(1);
-    expect(drop![0].labels).toEqual({ model: 'credit-risk', version: 'v1', metric: 'accuracy' });
-    expect(drop![0].value).toBeGreaterThan(0);
-    const est = await performanceRuleSamples(collector.performance, { signal: 'estimated_metric', models: ['*'], windowMs: 10_000, metric: 'roc_auc' }, now, modelMatches);
-    expect(est!.find((x) => x.labels.model === 'credit-risk')!.value).toBeGreaterThan(0.5);
-    expect(await performanceRuleSamples(collector.performance, { signal: 'metric', models: ['other'], windowMs: 10_000, metric: 'accuracy' }, now, modelMatches)).toEqual([]);
-    expect(await performanceRuleSamples(collector.performance, { signal: 'volume', models: ['*'], windowMs: 10_000 }, now, modelMatches)).toBeUndefined();
   });
 
   it('fires alert rules on the drop of a realized metric and on an estimate', async () => {
