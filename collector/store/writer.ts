@@ -130,6 +130,8 @@ export interface WriterOptions {
   maxBatchRows?: number;
   /** How long the first row of a batch may wait for company. */
   flushIntervalMs?: number;
+  /** Inserts in flight at once while ClickHouse is healthy (default 3). */
+  maxInFlight?: number;
   /** How often the spool is retried while ClickHouse is unavailable. */
   replayIntervalMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
@@ -141,7 +143,7 @@ export class Writer {
   private queue: Tables = emptyTables();
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private inflight = new Set<Promise<void>>();
   private replayTimer: NodeJS.Timeout;
   private replaying = false;
   private closed = false;
@@ -184,34 +186,46 @@ export class Writer {
     if (batch.metrics) append(this.queue.metric_points, metricValues(batch.metrics).map((r) => JSON.stringify(r)));
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.queuedRows >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.o.flushIntervalMs ?? 20);
+    else this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, this.o.flushIntervalMs ?? 20);
     return p;
   }
 
-  /** Writes everything queued; resolves when those rows are acknowledged (stored or spooled). */
-  flush(): Promise<void> {
+  /** Writes everything queued; resolves when those rows (and all in flight) are acknowledged. */
+  async flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const run = async (): Promise<void> => {
-      while (this.queuedRows > 0) {
-        const tables = this.queue;
-        const waiters = this.waiters;
-        this.queue = emptyTables();
-        this.waiters = [];
-        try {
-          await this.store(tables);
-          for (const w of waiters) w.resolve();
-        } catch (e) {
-          for (const w of waiters) w.reject(e as Error);
-        }
-      }
-    };
-    // One flush at a time keeps inserts (and spool files) in arrival order.
-    const next = this.chain.then(run);
-    this.chain = next.catch(() => {});
-    return next;
+    this.pump();
+    while (this.inflight.size > 0 || this.queuedRows > 0) {
+      await Promise.race(this.inflight);
+      this.pump();
+    }
+  }
+
+  // While ClickHouse is healthy several inserts may be in flight (each takes whatever queued up
+  // meanwhile, so batches grow with load); while degraded, one at a time keeps the spool in order.
+  private pump(): void {
+    const max = this.degraded ? 1 : (this.o.maxInFlight ?? 3);
+    while (this.queuedRows > 0 && this.inflight.size < max) {
+      const tables = this.queue;
+      const waiters = this.waiters;
+      this.queue = emptyTables();
+      this.waiters = [];
+      const p: Promise<void> = this.store(tables)
+        .then(
+          () => waiters.forEach((w) => w.resolve()),
+          (e: Error) => waiters.forEach((w) => w.reject(e)),
+        )
+        .finally(() => {
+          this.inflight.delete(p);
+          if (this.queuedRows > 0 && !this.timer) this.pump();
+        });
+      this.inflight.add(p);
+    }
   }
 
   private async store(t: Tables): Promise<void> {
@@ -269,7 +283,7 @@ export class Writer {
         this.replayedBatches++;
       }
       // Batches queued behind the spool keep their order: new writes went to the spool too.
-      await this.chain;
+      while (this.inflight.size > 0) await Promise.race(this.inflight);
       if (this.o.spool.length === 0) {
         this.degraded = false;
         this.o.log?.('store_recovered', { replayed_batches: this.replayedBatches });
