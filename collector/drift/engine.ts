@@ -9,7 +9,7 @@ import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE
 import { benjaminiHochberg } from './correction.js';
 import { ksPValue } from './kolmogorov.js';
 import { columnQuality, resolveQualityThresholds, type QualityThresholds } from './quality.js';
-import { categoryCountsSql, numericBinCountsSql, numericQuantilesSql, numericSummarySql, rawDistanceSql } from './queries.js';
+import { categoryCountsSql, numericBinCountsSql, numericColumnBinCountsSql, numericQuantilesSql, numericSummarySql, rawDistanceSql } from './queries.js';
 import {
   DEFAULT_THRESHOLDS,
   DriftInputError,
@@ -461,8 +461,15 @@ async function numericBinCounts(client: ClickHouseClient, parts: readonly SqlSou
     ...c.edges.map(float64ToBits),
     ...Array<string>(QUANTILE_BINS - 1 - c.edges.length).fill(inf),
   ]);
-  const src = combined(parts, numericBinCountsSql, new Set(cols.map((c) => c.column)))!;
-  const rows = await queryRows<Row>(client, src.sql, { ...src.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: bounds });
+  // A source of one known column gets its edges as constants (no join of every row with the edges).
+  const boundsOf = new Map(cols.map((c, i) => [c.column, bounds[i]]));
+  const single = (p: SqlSource) => p.columns?.length === 1 && boundsOf.has(p.columns[0]);
+  const joined = combined(parts.filter((p) => !single(p)), numericBinCountsSql, new Set(cols.map((c) => c.column)));
+  const queries = [
+    ...parts.filter(single).map((p) => ({ sql: numericColumnBinCountsSql(p.sql, p.columns![0], boundsOf.get(p.columns![0])!), params: p.params ?? {} })),
+    ...(joined ? [{ sql: joined.sql, params: { ...joined.params, dw_engine_bin_cols: cols.map((c) => c.column), dw_engine_bin_edges: bounds } }] : []),
+  ];
+  const rows = await queryRows<Row>(client, queries.map((q) => q.sql).join('\nUNION ALL\n'), Object.assign({}, ...queries.map((q) => q.params)));
   const out = new Map<string, BinCounts>(cols.map((c) => [c.column, { ref: new Array<number>(c.edges.length + 1).fill(0), cur: new Array<number>(c.edges.length + 1).fill(0), outside: 0 }]));
   for (const r of rows) {
     const b = out.get(r.col);

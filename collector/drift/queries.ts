@@ -129,6 +129,21 @@ export function numericBinCountsSql(sql: string): string {
   GROUP BY col, side, bin, oor`;
 }
 
+/**
+ * numericBinCountsSql for one column whose bounds are known: [min, max, edges..., +Inf padding], as
+ * float bits, inlined as constants. A source yielding only that column needs no join.
+ */
+export function numericColumnBinCountsSql(sql: string, column: string, bounds: readonly string[]): string {
+  for (const b of bounds) if (!/^[0-9]{1,20}$/.test(b)) throw new Error(`not the bits of a 64-bit float: ${JSON.stringify(b)}`);
+  const at = (i: number) => `reinterpretAsFloat64(toUInt64(${bounds[i]}))`;
+  const edges = bounds.slice(2).map((_, k) => `(${at(k + 2)} <= dw_v)`);
+  const name = "'" + column.replaceAll('\\', '\\\\').replaceAll("'", "\\'") + "'";
+  return `SELECT dw_col AS col, dw_side AS side, (${edges.join(' + ')}) AS bin, (dw_v < ${at(0)} OR dw_v > ${at(1)}) AS oor, count() AS c
+  FROM (${numericInput(sql)})
+  WHERE dw_ok AND dw_col = ${name}
+  GROUP BY col, side, bin, oor`;
+}
+
 /** Category counts per side, NULL (missing) included as its own row. */
 export function categoryCountsSql(sql: string): string {
   return `SELECT dw_col AS col, dw_val AS val, countIf(dw_side = 0) AS c0, countIf(dw_side = 1) AS c1
