@@ -24,6 +24,7 @@ const MAX_LAYOUTS = 64;
 const FIRST_CAP = 64;
 const ID_BYTES = 8; // the id's sequence number; ids given by callers are counted per record
 const LABEL_BYTES = 80;
+const CHUNK_BYTES = 1024; // a chunk's own objects: the record, its small arrays
 
 /** Problems the hot path met, reported by kind (logged once each) and counted. */
 export type Problem = 'feature-type' | 'string-truncated' | 'prediction-type' | 'score-type' | 'too-many-layouts';
@@ -201,6 +202,7 @@ export class ColumnBuffer {
         this.layouts.clear();
       }
       layout = { keys, read: makeReader(keys), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES };
+      // (per row: 8 + 1 bytes a feature; time, prediction, score, latency 4 x 8; the prediction's tag 1)
       this.layouts.set(sig, layout);
     }
     this.cur = layout;
@@ -220,10 +222,10 @@ export class ColumnBuffer {
   private newChunk(layout: Layout): Chunk | undefined {
     const room = this.maxBytes - this.bytes;
     let cap = Math.min(layout.nextCap, this.maxBatch, Math.floor(this.maxBytes / 4 / layout.rowBytes));
-    if (cap * layout.rowBytes > room) cap = Math.floor(room / layout.rowBytes);
+    if (cap * layout.rowBytes + CHUNK_BYTES > room) cap = Math.floor((room - CHUNK_BYTES) / layout.rowBytes);
     if (cap < 1) return undefined;
     const nf = layout.keys.length;
-    const bytes = cap * layout.rowBytes;
+    const bytes = cap * layout.rowBytes + CHUNK_BYTES;
     this.bytes += bytes;
     const c: Chunk = {
       n: 0,

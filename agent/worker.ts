@@ -70,7 +70,6 @@ export function startExportThread(
     opts.onWorkerError(e as Error);
     return inThread(cfg, onMessage);
   }
-  worker.unref();
   let fallback: ExportThread | undefined;
   const pending = new Map<number, number>(); // seq -> records, to report them if the worker dies
   worker.on('message', (m: PipelineMessage) => {
@@ -86,6 +85,9 @@ export function startExportThread(
     }
     pending.clear();
   });
+  // After the listeners: adding a 'message' listener refs the worker again. Unref'd, the worker
+  // never keeps the application alive (flush() refs it while it waits; see exitHook).
+  worker.unref();
   let refs = 0;
   return {
     get kind() {
