@@ -38,9 +38,9 @@ const num = (v: unknown) => Number(v);
 /**
  * The task rule, over the class keys of the predictions and labels in scope:
  * - configured (query parameter or per-model setting) wins;
- * - every value numeric and at least one not an integer -> regression;
- * - values within {0, 1}, or within {false, true}, or at most two values one of which is the
- *   configured positive class -> binary (positive class "1", "true", or the configured one);
+ * - every prediction sent as a number and every label a number, at least one not an integer -> regression;
+ * - values within {0, 1}, or within {false, true}, or at most two values when a positive class is
+ *   configured -> binary (positive class "1", "true", or the configured one);
  * - at most 20 distinct values (any strings, or integers) -> multiclass;
  * - otherwise (more than 20 distinct integers) -> regression.
  */
