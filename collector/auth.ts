@@ -8,6 +8,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { modelMatches } from '../rules/engine/load.js';
+
+export { modelMatches };
 
 export type Scope = 'read' | 'write';
 
@@ -58,15 +61,6 @@ export function loadKeys(env: NodeJS.ProcessEnv): ApiKey[] {
     keys.push(...parseKeys(text, env.DRIFTWATCH_API_KEYS_FILE));
   }
   return keys;
-}
-
-/** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
-export function modelMatches(patterns: string[], model: string): boolean {
-  return patterns.some((p) => {
-    if (!p.includes('*')) return p === model;
-    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
-    return re.test(model);
-  });
 }
 
 export function findKey(keys: ApiKey[], presented: string): ApiKey | undefined {

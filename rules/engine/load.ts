@@ -265,11 +265,14 @@ export function loadRules(path: string, env: NodeJS.ProcessEnv = process.env): R
   return out;
 }
 
-/** Model patterns: exact names, or globs with * (e.g. "fraud-*"). */
+/**
+ * Model patterns: exact names, or globs with * (e.g. "fraud-*"). `*` matches any characters,
+ * line breaks included (the `s` flag): a name is data, whatever it contains.
+ */
 export function modelMatches(patterns: string[], model: string): boolean {
   return patterns.some((p) => {
     if (!p.includes('*')) return p === model;
-    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
     return re.test(model);
   });
 }
