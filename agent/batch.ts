@@ -17,12 +17,13 @@ export interface Chunk {
   cap: number;
   /** Buffer bytes this chunk holds (allocated columns plus strings), released when it is exported. */
   bytes: number;
-  /** Feature names of the layout, in column order. */
+  /** Column names of the layout: the features, then the segment keys (from `nfeat` on). */
   keys: string[];
-  /** n * keys.length feature cells, row-major: numbers, or indexes into `strs`. */
+  nfeat: number;
+  /** n * keys.length cells, row-major: numbers, or indexes into `strs`. */
   vals: Float64Array;
   tags: Uint8Array;
-  /** Strings referenced by cells (features and predictions). */
+  /** Strings referenced by cells (features, segments, predictions), each once per chunk. */
   strs: string[];
   /** Epoch milliseconds. */
   ts: Float64Array;
@@ -41,8 +42,6 @@ export interface Chunk {
   score: Float64Array;
   /** NaN when absent. */
   lat: Float64Array;
-  /** Segments by row, when any row has one. */
-  segs: (Record<string, string | number | boolean> | undefined)[] | undefined;
 }
 
 export interface LabelItem {

@@ -1,8 +1,9 @@
 // The bounded columnar buffer between the hot path and the export pipeline.
 //
-// Predictions are written into preallocated column arrays (`Chunk`) of a cached feature layout: a
-// record whose feature keys come in the same order as the layout's is copied value by value, with
-// no allocation for numbers. Every byte a chunk allocates (columns at their full capacity, plus
+// Predictions are written into preallocated column arrays (`Chunk`) of a cached layout (the feature
+// keys, then the segment keys): a record whose keys come in the same order as the layout's is copied
+// value by value, with no allocation for numbers; strings are stored once per chunk (categorical
+// values repeat), so the export message carries few of them. Every byte a chunk allocates (columns at their full capacity, plus
 // strings) is counted against `maxBytes` from allocation until the pipeline reports the chunk
 // exported or failed; a record that does not fit is dropped and counted, never queued.
 import { TAG_FALSE, TAG_MISSING, TAG_NUMBER, TAG_STRING, TAG_TRUE, type Batch, type Chunk, type LabelItem } from './batch.js';
@@ -12,8 +13,14 @@ import type { FeatureValue } from './types.js';
 type Reader = (f: Record<string, FeatureValue>, c: Chunk, base: number, buffer: ColumnBuffer) => void;
 
 interface Layout {
+  /** Features, then segment keys. */
   keys: string[];
+  fkeys: string[];
+  skeys: string[];
   read: Reader;
+  readSeg: Reader;
+  /** Strings of the open chunk -> their index in its `strs`. */
+  dict: Map<string, number>;
   open: Chunk | undefined;
   nextCap: number;
   /** Fixed bytes per row: 9 per feature, 4 numeric columns, a tag, the id slot. */
@@ -25,6 +32,8 @@ const FIRST_CAP = 64;
 const ID_BYTES = 8; // the id's sequence number; ids given by callers are counted per record
 const LABEL_BYTES = 80;
 const CHUNK_BYTES = 1024; // a chunk's own objects: the record, its small arrays
+const DICT_MAX_LENGTH = 64; // longer strings are not looked up (rarely repeated)
+const NO_KEYS: string[] = [];
 
 /** Problems the hot path met, reported by kind (logged once each) and counted. */
 export type Problem = 'feature-type' | 'string-truncated' | 'prediction-type' | 'score-type' | 'too-many-layouts';
@@ -82,8 +91,8 @@ export class ColumnBuffer {
     this.rowExtra = 0;
     const layout = this.cur;
     let c = layout?.open;
-    if (c === undefined || !this.fastFill(layout!, c, features)) {
-      c = this.slowChunk(features);
+    if (c === undefined || !this.fastFill(layout!, c, features, segment)) {
+      c = this.slowChunk(features, segment);
       if (c === undefined) return false;
     }
     const i = c.n;
@@ -103,7 +112,6 @@ export class ColumnBuffer {
     }
     c.score[i] = typeof score === 'number' ? score : this.notNumber(score, 'score');
     c.lat[i] = typeof latencyMs === 'number' ? latencyMs : this.notNumber(latencyMs, 'latencyMs');
-    if (segment !== undefined && segment !== null) this.segment(c, i, segment);
     const extra = seq >= 0 ? this.rowExtra : this.rowExtra + 40 + (id?.length ?? 0) * 2;
     if (extra > 0) {
       if (this.bytes + extra > this.maxBytes) {
@@ -132,18 +140,20 @@ export class ColumnBuffer {
    * Object.keys of an object in V8's fast mode is a copy of a cached array; comparing it with the
    * layout's is pointer comparisons (property names are internalized strings).
    */
-  private fastFill(layout: Layout, c: Chunk, f: Record<string, FeatureValue>): boolean {
+  private fastFill(layout: Layout, c: Chunk, f: Record<string, FeatureValue>, seg: object | undefined): boolean {
     if (typeof f !== 'object' || f === null) return false;
-    const ks = Object.keys(f);
-    const keys = layout.keys;
-    const nf = keys.length;
-    if (ks.length !== nf) return false;
-    for (let j = 0; j < nf; j++) if (ks[j] !== keys[j]) return false;
-    layout.read(f, c, c.n * nf, this);
+    if (!sameKeys(Object.keys(f), layout.fkeys)) return false;
+    const skeys = layout.skeys;
+    if (seg === undefined || seg === null) {
+      if (skeys.length !== 0) return false;
+    } else if (typeof seg !== 'object' || !sameKeys(Object.keys(seg), skeys)) return false;
+    const base = c.n * layout.keys.length;
+    layout.read(f, c, base, this);
+    if (skeys.length !== 0) layout.readSeg(seg as Record<string, FeatureValue>, c, base + layout.fkeys.length, this);
     return true;
   }
 
-  /** A feature value that is not a number (called by the layout readers). */
+  /** A feature (or segment) value that is not a number (called by the layout readers). */
   other(c: Chunk, cell: number, v: unknown): void {
     if (typeof v === 'string') {
       c.vals[cell] = this.str(c, v);
@@ -154,7 +164,7 @@ export class ColumnBuffer {
       c.tags[cell] = TAG_MISSING;
       if (v !== null && v !== undefined) {
         this.invalid++;
-        this.onProblem('feature-type', `a feature value of type ${Array.isArray(v) ? 'array' : typeof v} cannot be sent; it is recorded as missing`);
+        this.onProblem('feature-type', `a feature or segment value of type ${Array.isArray(v) ? 'array' : typeof v} cannot be sent; it is recorded as missing`);
       }
     }
   }
@@ -164,8 +174,18 @@ export class ColumnBuffer {
       this.onProblem('string-truncated', `a string of ${s.length} characters was cut to ${this.maxString}`);
       s = s.slice(0, this.maxString);
     }
-    this.rowExtra += 16 + s.length * 2;
-    return c.strs.push(s) - 1;
+    if (s.length > DICT_MAX_LENGTH) {
+      this.rowExtra += 16 + s.length * 2;
+      return c.strs.push(s) - 1;
+    }
+    const dict = this.cur!.dict; // c is the current layout's open chunk
+    let k = dict.get(s);
+    if (k === undefined) {
+      k = c.strs.push(s) - 1;
+      dict.set(s, k);
+      this.rowExtra += 64 + s.length * 2;
+    }
+    return k;
   }
 
   private notNumber(v: unknown, what: 'score' | 'latencyMs'): number {
@@ -176,24 +196,13 @@ export class ColumnBuffer {
     return NaN;
   }
 
-  private segment(c: Chunk, i: number, seg: Record<string, string | number | boolean>): void {
-    const copy: Record<string, string | number | boolean> = {};
-    for (const k in seg) {
-      const v = seg[k];
-      if (typeof v === 'number' || typeof v === 'boolean') copy[k] = v;
-      else if (typeof v === 'string') copy[k] = v.length > this.maxString ? v.slice(0, this.maxString) : v;
-      else continue;
-      this.rowExtra += 32 + k.length * 2 + (typeof v === 'string' ? v.length * 2 : 8);
-    }
-    if (c.segs === undefined) c.segs = new Array(c.cap);
-    c.segs[i] = copy;
-  }
-
-  /** The layout of `f` (found or created), with an open chunk that has room; fills the row. */
-  private slowChunk(f: Record<string, FeatureValue>): Chunk | undefined {
+  /** The layout of `f` and `seg` (found or created), with an open chunk that has room; fills the row. */
+  private slowChunk(f: Record<string, FeatureValue>, seg: object | undefined): Chunk | undefined {
     if (f === null || typeof f !== 'object') f = {};
-    const keys = Object.keys(f);
-    const sig = keys.join('\u0000');
+    const fkeys = Object.keys(f);
+    const s = seg !== null && typeof seg === 'object' ? (seg as Record<string, FeatureValue>) : undefined;
+    const skeys = s === undefined ? NO_KEYS : Object.keys(s);
+    const sig = fkeys.join('\u0000') + '\u0001' + skeys.join('\u0000');
     let layout = this.layouts.get(sig);
     if (layout === undefined) {
       if (this.layouts.size >= MAX_LAYOUTS) {
@@ -201,7 +210,8 @@ export class ColumnBuffer {
         this.sealAll();
         this.layouts.clear();
       }
-      layout = { keys, read: makeReader(keys), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES };
+      const keys = skeys.length === 0 ? fkeys : [...fkeys, ...skeys];
+      layout = { keys, fkeys, skeys, read: makeReader(fkeys), readSeg: makeReader(skeys), dict: new Map(), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES };
       // (per row: 8 + 1 bytes a feature; time, prediction, score, latency 4 x 8; the prediction's tag 1)
       this.layouts.set(sig, layout);
     }
@@ -215,7 +225,9 @@ export class ColumnBuffer {
       }
     }
     this.rowExtra = 0;
-    layout.read(f, c, c.n * layout.keys.length, this);
+    const base = c.n * layout.keys.length;
+    layout.read(f, c, base, this);
+    if (s !== undefined) layout.readSeg(s, c, base + layout.fkeys.length, this);
     return c;
   }
 
@@ -232,6 +244,7 @@ export class ColumnBuffer {
       cap,
       bytes,
       keys: layout.keys,
+      nfeat: layout.fkeys.length,
       vals: new Float64Array(cap * nf),
       tags: new Uint8Array(cap * nf),
       strs: [],
@@ -242,9 +255,9 @@ export class ColumnBuffer {
       predTag: new Uint8Array(cap),
       score: new Float64Array(cap),
       lat: new Float64Array(cap),
-      segs: undefined,
     };
     layout.open = c;
+    layout.dict = new Map();
     return c;
   }
 
@@ -331,6 +344,13 @@ export class ColumnBuffer {
     this.bytes = 0;
     return rows;
   }
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  const n = b.length;
+  if (a.length !== n) return false;
+  for (let j = 0; j < n; j++) if (a[j] !== b[j]) return false;
+  return true;
 }
 
 /**

@@ -26,7 +26,7 @@ export interface Pipeline {
 
 export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline {
   // Tags, as in batch.ts (repeated here: this function may not reference module bindings).
-  const T_NUM = 0, T_STR = 1, T_TRUE = 2, T_FALSE = 3;
+  const T_NUM = 0, T_STR = 1, T_TRUE = 2, T_FALSE = 3, T_MISSING = 4;
 
   // ---- protobuf writer -------------------------------------------------------------------
   let buf = Buffer.allocUnsafe(1 << 20);
@@ -238,15 +238,26 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   function hashed(v: unknown): string {
     return env.hash(cfg.redactSalt + String(v)).slice(0, 32);
   }
-  /** Per chunk layout: 0 = keep, 1 = drop, 2 = hash, by column. */
-  function modes(keys: string[]): Uint8Array | undefined {
-    if (!hasRedact) return undefined;
+  /**
+   * Per chunk layout, by column: 0 = a feature as it is, 1 = a dropped feature, 2 = a hashed
+   * feature, 3 = a segment key (left out when missing). Undefined when every column is 0.
+   */
+  function modes(c: Chunk): Uint8Array | undefined {
+    const keys = c.keys;
+    if (!hasRedact && c.nfeat === keys.length) return undefined;
     const m = new Uint8Array(keys.length);
     for (let j = 0; j < keys.length; j++) {
-      const r = redact[keys[j]];
+      if (j >= c.nfeat) {
+        m[j] = 3;
+        continue;
+      }
+      const r = hasRedact ? redact[keys[j]] : undefined;
       m[j] = r === 'drop' ? 1 : r === 'hash' ? 2 : 0;
     }
     return m;
+  }
+  function attrName(c: Chunk, j: number): string {
+    return (j < c.nfeat ? 'ml.feature.' : 'ml.segment.') + c.keys[j];
   }
   function cellValue(c: Chunk, cell: number): unknown {
     const t = c.tags[cell];
@@ -279,8 +290,8 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     bytes(SCOPE);
     for (const c of batch.chunks) {
       const nf = c.keys.length;
-      const keys = c.keys.map((k) => keyBytes('ml.feature.' + k));
-      const mode = modes(c.keys);
+      const keys = c.keys.map((_k, j) => keyBytes(attrName(c, j)));
+      const mode = modes(c);
       for (let i = 0; i < c.n; i++) {
         ensure(16);
         buf[pos++] = 0x12; // ScopeLogs.log_records
@@ -295,22 +306,23 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         const base = i * nf;
         for (let j = 0; j < nf; j++) {
           const cell = base + j;
-          if (mode !== undefined && mode[j] !== 0) {
-            if (mode[j] === 1) continue;
-            const v = cellValue(c, cell);
-            if (v === undefined) attrMissing(keys[j]);
-            else attrString(keys[j], hashed(v));
-            continue;
-          }
           const t = c.tags[cell];
+          if (mode !== undefined && mode[j] !== 0) {
+            const m = mode[j];
+            if (m === 1 || (m === 3 && t === T_MISSING)) continue;
+            if (m === 2) {
+              const v = cellValue(c, cell);
+              if (v === undefined) attrMissing(keys[j]);
+              else attrString(keys[j], hashed(v));
+              continue;
+            }
+          }
           if (t === T_NUM) attrNumber(keys[j], c.vals[cell]);
           else if (t === T_STR) attrString(keys[j], c.strs[c.vals[cell]]);
           else if (t === T_TRUE) attrBool(keys[j], true);
           else if (t === T_FALSE) attrBool(keys[j], false);
           else attrMissing(keys[j]);
         }
-        const seg = c.segs?.[i];
-        if (seg !== undefined) for (const k in seg) attrScalar(keyBytes('ml.segment.' + k), seg[k]);
         ensure(EV_PRED.length);
         bytes(EV_PRED);
         endLen(lr);
@@ -355,7 +367,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     const records: unknown[] = [];
     for (const c of batch.chunks) {
       const nf = c.keys.length;
-      const mode = modes(c.keys);
+      const mode = modes(c);
       for (let i = 0; i < c.n; i++) {
         const attributes: { key: string; value?: JV }[] = [
           { key: 'ml.prediction.id', value: { stringValue: idOf(c, i) } },
@@ -364,14 +376,14 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         if (c.score[i] === c.score[i]) attributes.push({ key: 'ml.prediction.score', value: jsonDouble(c.score[i]) });
         if (c.lat[i] === c.lat[i]) attributes.push({ key: 'ml.prediction.latency_ms', value: jsonDouble(c.lat[i]) });
         for (let j = 0; j < nf; j++) {
-          if (mode !== undefined && mode[j] === 1) continue;
+          const m = mode === undefined ? 0 : mode[j];
+          if (m === 1) continue;
           let v = cellValue(c, i * nf + j);
-          if (mode !== undefined && mode[j] === 2 && v !== undefined) v = hashed(v);
+          if (m === 3 && v === undefined) continue;
+          if (m === 2 && v !== undefined) v = hashed(v);
           const value = jsonValue(v);
-          attributes.push(value === undefined ? { key: 'ml.feature.' + c.keys[j] } : { key: 'ml.feature.' + c.keys[j], value });
+          attributes.push(value === undefined ? { key: attrName(c, j) } : { key: attrName(c, j), value });
         }
-        const seg = c.segs?.[i];
-        if (seg !== undefined) for (const k in seg) attributes.push({ key: 'ml.segment.' + k, value: jsonValue(seg[k]) });
         records.push({ timeUnixNano: nanos(c.ts[i]), eventName: 'ml.prediction', attributes });
       }
     }

@@ -106,6 +106,22 @@ describe('OTLP encoding of columnar batches', () => {
     expect(byId.get('r4')).toMatchObject({ num: { a: 4, b: 4 / 7 }, cat: { c: 'k4' }, prediction: 'p' });
   });
 
+  it('keeps segments as columns and each string once per chunk', () => {
+    const many: Row[] = [];
+    for (let i = 0; i < 60; i++) many.push({ id: `s${i}`, ts: T + i, features: { n: i, c: ['DE', 'FR', 'US'][i % 3] }, prediction: i % 2 ? 'yes' : 'no', segment: { channel: i % 2 ? 'web' : 'app', tier: i % 4 } as Record<string, string> });
+    many.push({ id: 'odd', ts: T, features: { n: 1, c: 'DE' }, prediction: 'no', segment: { channel: undefined as unknown as string, tier: 1 } as Record<string, string> });
+    const batch = batchOf(many);
+    expect(batch.chunks).toHaveLength(1);
+    expect([...batch.chunks[0].strs].sort()).toEqual(['DE', 'FR', 'US', 'app', 'no', 'web', 'yes']);
+    for (const encoding of ['protobuf', 'json'] as const) {
+      const out = decodeLogs(parseLogsRequest(createPipeline(cfg({ encoding }), env).encode(batch), encoding));
+      expect(out.rejected).toEqual([]);
+      const byId = new Map(out.predictions.map((p) => [p.id, p]));
+      expect(byId.get('s5')).toMatchObject({ prediction: 'yes', num: { n: 5 }, cat: { c: 'US' }, segment: { channel: 'web', tier: '1' } });
+      expect(byId.get('odd')!.segment).toEqual({ tier: '1' }); // a missing segment value is left out
+    }
+  });
+
   it('redacts: drops or hashes named features before they leave', () => {
     const c = cfg({ redact: { income: 'drop', country: 'hash' }, redactSalt: 's' });
     for (const encoding of ['protobuf', 'json'] as const) {
