@@ -140,6 +140,8 @@ try {
     const ratio = sc / t;
     console.log(`  driftwatch drift, ${label.padEnd(20)} ${t.toFixed(2)} s  -> ${ratio.toFixed(1)}x faster than scipy (goal ${GOAL}x: ${ratio >= GOAL ? 'met' : 'not met'})`);
   }
+  // The goal is the default report's (auto); a missed goal fails the run, as bench/run.mjs expects.
+  if (sc / median(cliRuns['auto (wasserstein)'].times) < GOAL) process.exitCode = 1;
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });
 }

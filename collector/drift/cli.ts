@@ -119,7 +119,8 @@ function missingText(x: string): string {
 }
 
 function numberExpr(col: string, type: string): string {
-  if (NUMERIC_TYPE.test(type)) return `CAST(${ident(col)} AS Nullable(Float64))`;
+  // A plain number column stays plain: no Nullable wrapper to carry through every row.
+  if (NUMERIC_TYPE.test(type)) return type.startsWith('Nullable(') ? `CAST(${ident(col)} AS Nullable(Float64))` : `toFloat64(${ident(col)})`;
   return `toFloat64OrNull(trimBoth(toString(${ident(col)})))`;
 }
 
