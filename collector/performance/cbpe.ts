@@ -9,22 +9,24 @@
 // 3. Estimated ROC AUC: the expected TPR and FPR at every distinct score (as threshold, descending)
 //    are cumulative sums of p and (1 - p) over the scores at or above it, divided by their totals;
 //    the curve from (0, 0) to (1, 1) is integrated by the trapezoid rule.
-// 4. Confidence band: the reference's labelled rows, in time order, are cut into consecutive chunks
-//    of the window's size n; on each chunk both the estimate and the realized metric are computed
-//    and sigma = the sample standard deviation of (estimate - realized) over the chunks. The band is
-//    estimate +- 3 sigma, clipped to [0, 1]. When the reference holds fewer than 4 chunks of size n,
-//    chunks of size m = floor(reference / 4) are used and sigma is scaled by sqrt(m / n) (sampling
-//    error shrinks as 1/sqrt(size)). Fewer than 2 usable chunks (or m < 10): no band.
-//    The calibrator is fitted on the whole reference, so chunk errors are in-sample: the band is the
-//    sampling spread of the estimator, not a guard against concept drift (a change in P(y | score),
-//    which CBPE cannot see by construction).
+// 4. Confidence band: the reference's labelled rows, in time order, are cut into K consecutive
+//    chunks of the window's size n; on each chunk both the estimate and the realized metric are
+//    computed, and sigma = the sample standard deviation of (estimate - realized) over the chunks.
+//    The band is estimate +- 3 sigma, clipped to [0, 1]. The chunk estimates are cross-fitted: chunk
+//    k belongs to fold k mod F (F = min(K, 10)) and is estimated with a calibrator fitted on the
+//    reference without that fold's chunks (an isotonic fit scores its own rows too well). When the
+//    reference holds fewer than 10 chunks of size n, chunks of size m = floor(reference / 10) are
+//    used and sigma is scaled by sqrt(m / n) (sampling error shrinks as 1/sqrt(size)). Fewer than 2
+//    chunks (or m < 10): no band. The band is the estimator's sampling spread, not a guard against
+//    concept drift (a change in P(y | score), which CBPE cannot see by construction).
 import { sampleStandardDeviation } from 'simple-statistics';
 import { fitIsotonic, type Isotonic } from './isotonic.js';
 import { fromConfusion, type MetricValue } from './metrics.js';
 
 export const CBPE_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc'] as const;
 export const BAND_SIGMAS = 3;
-export const MIN_CHUNKS = 4;
+export const MIN_CHUNKS = 10;
+export const MAX_FOLDS = 10;
 
 /** A histogram of scores: distinct score and how many predictions have it. */
 export interface ScoreCount { score: number; n: number }
@@ -151,14 +153,20 @@ export function referenceBand(m: CbpeModel, n: number): Band {
     scaled = true;
   }
   const sigma: Record<string, number | null> = Object.fromEntries(CBPE_METRICS.map((k) => [k, null]));
-  if (size < 10 || n <= 0) return { sigma, chunkSize: size, chunks: 0, scaled };
+  const chunks = size >= 10 && n > 0 ? Math.floor(R / size) : 0;
+  if (chunks < 2) return { sigma, chunkSize: size, chunks: 0, scaled };
+  // Cross-fitting: chunk k is estimated with a calibrator fitted without the chunks of its fold
+  // (k mod F), so the errors are out of sample.
+  const folds = Math.min(chunks, MAX_FOLDS);
+  const calibrators = Array.from({ length: folds }, (_, f) => {
+    const train = m.reference.filter((_, i) => i >= chunks * size || Math.floor(i / size) % folds !== f);
+    return { ...m, calibrator: fitIsotonic(train.map((r) => r.score), train.map((r) => r.y)) };
+  });
   const errors: Record<string, number[]> = Object.fromEntries(CBPE_METRICS.map((k) => [k, []]));
-  let chunks = 0;
-  for (let start = 0; start + size <= R; start += size) {
-    const chunk = m.reference.slice(start, start + size);
-    const est = estimate(m, histogram(chunk));
+  for (let c = 0; c < chunks; c++) {
+    const chunk = m.reference.slice(c * size, (c + 1) * size);
+    const est = estimate(calibrators[c % folds], histogram(chunk));
     const real = realized(chunk, m.threshold);
-    chunks++;
     for (const k of CBPE_METRICS) {
       const e = est[k];
       const r = real[k];
