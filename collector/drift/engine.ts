@@ -9,7 +9,7 @@ import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE
 import { benjaminiHochberg } from './correction.js';
 import { ksPValue } from './kolmogorov.js';
 import { columnQuality, resolveQualityThresholds, type QualityThresholds } from './quality.js';
-import { categoryCountsSql, numericBinCountsSql, numericColumnBinCountsSql, numericQuantilesSql, numericSummarySql, rawDistanceSql } from './queries.js';
+import { categoryCountsSql, numericBinCountsSql, numericColumnBinCountsSql, numericQuantilesSql, numericSummaryRawSql, numericSummarySql, rawDistanceSql } from './queries.js';
 import {
   DEFAULT_THRESHOLDS,
   DriftInputError,
@@ -157,11 +157,16 @@ function combined(parts: readonly SqlSource[], query: (sql: string) => string, n
   return { sql: use.map((p) => query(p.sql)).join('\nUNION ALL\n'), params: Object.assign({}, ...use.map((p) => p.params ?? {})) };
 }
 
-async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSource[]): Promise<NumericSummary[]> {
-  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; ref_inf: string; cur_inf: string; distinct_capped: number; std: number | null; ref_min: string; ref_max: string };
-  const q = combined(parts, (sql) => numericSummarySql(sql, { quantiles: false }))!;
+/**
+ * Per-column summaries; with `raw`, the raw-value distances of every column from the same scan
+ * (numericSummaryRawSql), for when raw-value methods or `auto` are asked for.
+ */
+async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSource[], raw: boolean): Promise<{ summaries: NumericSummary[]; raw?: Map<string, RawDistance> }> {
+  type Row = { col: string; ref_rows: string; cur_rows: string; n: string; m: string; ref_inf: string; cur_inf: string; distinct_capped: number; std: number | null; ref_min: string; ref_max: string; d?: number; w?: number; oor?: string };
+  const q = combined(parts, (sql) => (raw ? numericSummaryRawSql(sql) : numericSummarySql(sql, { quantiles: false })))!;
   const rows = await queryRows<Row>(client, q.sql, q.params);
-  return rows.map((r) => ({
+  const distances = raw ? new Map(rows.map((r) => [r.col, { n: num(r.n), m: num(r.m), d: num(r.d), w: num(r.w), outside: num(r.oor) }])) : undefined;
+  return { raw: distances, summaries: rows.map((r) => ({
     column: r.col,
     type: 'numerical',
     refRows: num(r.ref_rows),
@@ -176,7 +181,7 @@ async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSou
     std: num(r.std),
     refMin: bitsToFloat64(r.ref_min),
     refMax: bitsToFloat64(r.ref_max),
-  }));
+  })) };
 }
 
 async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): Promise<CategoricalSummary[]> {
@@ -297,7 +302,10 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
 
   const minEffect = resolveMinEffect(opts.minEffectSize);
   const numericParts = opts.numeric === undefined ? [] : Array.isArray(opts.numeric) ? opts.numeric : [opts.numeric];
-  const numeric = numericParts.length ? await numericSummaries(client, numericParts) : [];
+  // `auto` and the raw-value methods need D and W of (nearly) every numerical column: computed in the
+  // summary's own scan. Other methods need no raw values, and per-column maps may mix: summary first.
+  const speculate = opts.method === undefined || opts.method === 'auto' || opts.method === 'ks' || opts.method === 'wasserstein';
+  const { summaries: numeric, raw: rawFromSummary } = numericParts.length ? await numericSummaries(client, numericParts, speculate) : { summaries: [] as NumericSummary[], raw: undefined };
   const categorical = opts.categorical ? await categoricalSummaries(client, opts.categorical) : [];
   const summaries: (NumericSummary | CategoricalSummary)[] = [...numeric, ...categorical].sort((a, b) => compareCodePoints(a.column, b.column));
   const referenceRows = Math.max(0, ...summaries.map((s) => s.refRows));
@@ -338,7 +346,7 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
 
   const rawCols = plan.filter((p) => p.summary.type === 'numerical' && RAW_VALUE_METHODS.has(p.method)).map((p) => p.summary as NumericSummary);
   const binCols = plan.filter((p) => p.summary.type === 'numerical' && (opts.distributions || isBinnedMethod(p.method))).map((p) => p.summary as NumericSummary);
-  const raw = rawCols.length > 0 ? await rawDistances(client, numericParts, rawCols.map((c) => c.column)) : new Map<string, RawDistance>();
+  const raw = rawCols.length === 0 ? new Map<string, RawDistance>() : (rawFromSummary ?? (await rawDistances(client, numericParts, rawCols.map((c) => c.column))));
   if (binCols.length > 0) await referenceEdges(client, numericParts, binCols);
   const bins = binCols.length > 0 ? await numericBinCounts(client, numericParts, binCols) : new Map<string, BinCounts>();
 

@@ -97,17 +97,48 @@ export function rawDistanceSql(sql: string): string {
     SELECT dw_col AS col,
       countIf(dw_side = 0) AS n,
       count() - n AS m,
-      arraySort(groupArray(bitOr(bitShiftLeft(toUInt128(${orderBits('dw_v')}), 1), toUInt128(dw_side)))) AS keys,
+      ${rawArrays('groupArray')}
+    FROM (${numericInput(sql)})
+    WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
+    GROUP BY col)`;
+}
+
+/** The sorted keys and the array formulas of rawDistanceSql, given n and m (aggregate: groupArray or groupArrayIf). */
+function rawArrays(aggregate: 'groupArray' | 'groupArrayIf'): string {
+  const key = `bitOr(bitShiftLeft(toUInt128(${orderBits('dw_v')}), 1), toUInt128(dw_side))`;
+  return `arraySort(${aggregate}(${key}${aggregate === 'groupArrayIf' ? ', dw_ok' : ''})) AS keys,
       arrayCumSum(arrayMap(k -> toUInt64(bitAnd(k, 1) = 0), keys)) AS c0,
       arrayMap(k -> ${fromOrderBits('toUInt64(bitShiftRight(k, 1))')}, keys) AS sv,
-      arrayPushBack(arrayPopFront(sv), nan) AS nx,
+      arrayResize(arrayPopFront(sv), length(sv), nan) AS nx,
       arrayMap((c, i, x, y) -> if(x != y, abs(c / n - (i - c) / m), 0.), c0, arrayEnumerate(c0), sv, nx) AS diffs,
       arrayMax(diffs) AS d,
       arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w,
       bitOr(keys[arrayLastIndex(k -> bitAnd(k, 1) = 0, keys)], toUInt128(1)) AS top_key,
-      arrayFirstIndex(k -> bitAnd(k, 1) = 0, keys) - 1 + arrayCount(k -> k > top_key, keys) AS oor
+      arrayFirstIndex(k -> bitAnd(k, 1) = 0, keys) - 1 + arrayCount(k -> k > top_key, keys) AS oor`;
+}
+
+/**
+ * numericSummarySql (without quantiles) and rawDistanceSql in one scan, for every column: when the
+ * methods asked for are raw-value ones or `auto` (which picks one for any numerical column with more
+ * than 5 distinct reference values), the summary's scan is the raw distances' scan too. Rows with
+ * n = 0 or m = 0 carry meaningless d, w and oor.
+ */
+export function numericSummaryRawSql(sql: string): string {
+  const ref = 'dw_side = 0 AND dw_ok';
+  return `SELECT col, ref_rows, cur_rows, n, m, ref_inf, cur_inf, distinct_capped, std, ref_min, ref_max, d, w, oor FROM (
+    SELECT dw_col AS col,
+      countIf(dw_side = 0) AS ref_rows,
+      countIf(dw_side = 1) AS cur_rows,
+      countIf(${ref}) AS n,
+      countIf(dw_side = 1 AND dw_ok) AS m,
+      countIf(dw_side = 0 AND isInfinite(dw_v)) AS ref_inf,
+      countIf(dw_side = 1 AND isInfinite(dw_v)) AS cur_inf,
+      length(groupUniqArrayIf(${AUTO_MAX_DISCRETE_VALUES + 1})(dw_v + 0., ${ref})) AS distinct_capped,
+      stddevPopStableIf(dw_v, ${ref}) AS std,
+      toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
+      toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max,
+      ${rawArrays('groupArrayIf')}
     FROM (${numericInput(sql)})
-    WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
     GROUP BY col)`;
 }
 
