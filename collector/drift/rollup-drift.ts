@@ -41,8 +41,9 @@ const MINUTES = 'minute >= toDateTime({dw_from_s:UInt32}, \'UTC\') AND minute < 
 export async function currentFromRollups(client: ClickHouseClient, p: Profile, w: MinuteWindow): Promise<CurrentCounts> {
   const params = windowParams(p, w);
   const out: CurrentCounts = { numeric: new Map(), categorical: new Map() };
-  const numeric = [...p.features.values()].filter((f): f is NumericProfile => f.type === 'numerical');
-  const categorical = [...p.features.values()].filter((f): f is CategoricalProfile => f.type === 'categorical');
+  // Features without reference values are left out of every report: not read.
+  const numeric = [...p.features.values()].filter((f): f is NumericProfile => f.type === 'numerical' && f.n > 0);
+  const categorical = [...p.features.values()].filter((f): f is CategoricalProfile => f.type === 'categorical' && f.n > 0);
   if (numeric.length > 0) {
     const rows = await queryRows<{ feature: string; k: number[]; c: string[] }>(
       client,

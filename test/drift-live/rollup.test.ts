@@ -183,4 +183,15 @@ describe('live drift from profiles and rollups', () => {
       expect(r!.report).toEqual(await rawReport(s, b4, r!.window!.fromMs, r!.window!.toMs, method));
     }
   });
+
+  it('a baseline from before profiles (profile_id 0) is profiled from its time range at load', async () => {
+    await insert(s, rows('m', 'legacy', refFrom, refTo, 3000, 0, 9));
+    await s.client.insert({ table: 'baselines', format: 'JSONEachRow', values: [{ model: 'm', version: 'legacy', source: 'first 3000 predictions', from_ts: tsText(refFrom), to_ts: tsText(refTo), rows: 3000 }] });
+    const d5 = new LiveDrift(s.client, { baselineRows: 1000, cacheMs: 0 });
+    await d5.loadBaselines();
+    const b5 = d5.baseline('m', 'legacy')!;
+    expect(b5.profileId).toBeGreaterThan(0);
+    expect(b5.source).toBe('first 3000 predictions');
+    expect((await d5.profile('m', 'legacy'))!.features.get('x')!.n).toBeGreaterThan(2900);
+  });
 });

@@ -8,11 +8,12 @@ import * as m003 from './003_alerting.js';
 import * as m004 from './004_rollups.js';
 import * as m005 from './005_metrics.js';
 import * as m006 from './006_drift_profiles.js';
+import * as m007 from './007_drift_minutes_join.js';
 import { queryRows } from '../client.js';
 
 export interface Migration { version: number; name: string; statements: string[] }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }, { version: 6, ...m006 }];
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }, { version: 6, ...m006 }, { version: 7, ...m007 }];
 
 export interface MigrateOptions {
   retentionDays: number;
@@ -32,6 +33,7 @@ export function forCluster(statement: string, cluster: string | undefined): stri
   return statement
     .replace(/^(\s*(?:--[^\n]*\n\s*)*)(CREATE (?:TABLE|MATERIALIZED VIEW|DICTIONARY|VIEW) IF NOT EXISTS \S+)/, `$1$2 ${on}`)
     .replace(/^(\s*(?:--[^\n]*\n\s*)*)(ALTER TABLE \S+)/, `$1$2 ${on}`)
+    .replace(/^(\s*(?:--[^\n]*\n\s*)*)(DROP (?:VIEW|TABLE) IF EXISTS \S+)/, `$1$2 ${on}`)
     .replace(/ENGINE = (Replacing|Aggregating|Summing|Collapsing|)MergeTree(?:\(([^)]*)\))?/g, (_m, kind: string, args: string | undefined) =>
       `ENGINE = Replicated${kind}MergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}'${args ? `, ${args}` : ''})`);
 }
