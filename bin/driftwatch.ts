@@ -8,7 +8,8 @@ commands:
   drift --reference REF --current CUR [--method M] [--columns a,b] [--format json|text] [--out FILE]
               offline drift report of two CSV/JSONL/Parquet files (driftwatch drift --help)
   rules check FILES...   validate rule files (exit 0 when valid, 1 otherwise)
-  rules test FILE...     run rule unit tests`;
+  rules test FILE...     run rule unit tests (promtool-style)
+  rules schema           print the JSON Schema of rule files`;
 
 const [cmd, ...rest] = process.argv.slice(2);
 
