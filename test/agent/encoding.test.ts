@@ -108,8 +108,8 @@ describe('OTLP encoding of columnar batches', () => {
 
   it('keeps segments as columns and each string once per chunk', () => {
     const many: Row[] = [];
-    for (let i = 0; i < 60; i++) many.push({ id: `s${i}`, ts: T + i, features: { n: i, c: ['DE', 'FR', 'US'][i % 3] }, prediction: i % 2 ? 'yes' : 'no', segment: { channel: i % 2 ? 'web' : 'app', tier: i % 4 } as Record<string, string> });
-    many.push({ id: 'odd', ts: T, features: { n: 1, c: 'DE' }, prediction: 'no', segment: { channel: undefined as unknown as string, tier: 1 } as Record<string, string> });
+    for (let i = 0; i < 60; i++) many.push({ id: `s${i}`, ts: T + i, features: { n: i, c: ['DE', 'FR', 'US'][i % 3] }, prediction: i % 2 ? 'yes' : 'no', segment: { channel: i % 2 ? 'web' : 'app', tier: i % 4 } as unknown as Record<string, string> });
+    many.push({ id: 'odd', ts: T, features: { n: 1, c: 'DE' }, prediction: 'no', segment: { channel: undefined as unknown as string, tier: 1 } as unknown as Record<string, string> });
     const batch = batchOf(many);
     expect(batch.chunks).toHaveLength(1);
     expect([...batch.chunks[0].strs].sort()).toEqual(['DE', 'FR', 'US', 'app', 'no', 'web', 'yes']);
