@@ -91,6 +91,7 @@ export class LiveDrift {
 
   constructor(private readonly client: ClickHouseClient, private readonly o: LiveDriftOptions) {}
 
+  /** Loads the baselines (at start, and before each ensureBaselines: another collector may have changed one). */
   async loadBaselines(): Promise<void> {
     const rows = await queryRows<{ model: string; version: string; source: string; from_ms: string; to_ms: string; rows: string; profile_id: string; rollup_ms: string }>(
       this.client,
@@ -104,6 +105,8 @@ export class LiveDrift {
         profileId: Number(r.profile_id), rollupFromMs: Number(r.rollup_ms),
       };
       this.lastProfileId = Math.max(this.lastProfileId, b.profileId);
+      const known = this.baseline(b.model, b.version);
+      if (known && known.profileId >= b.profileId) continue;
       if (b.profileId === 0) {
         // A baseline from before profiles: profile its time range once.
         await this.setBaseline(b.model, b.version, { kind: 'range', fromMs: b.fromMs, toMs: b.toMs, source: b.source });
@@ -133,6 +136,8 @@ export class LiveDrift {
 
   /** Creates baselines for versions that have reached N predictions and have none yet. */
   async ensureBaselines(): Promise<void> {
+    await this.changes;
+    await this.loadBaselines();
     const n = this.o.baselineRows;
     const candidates = await queryRows<{ model: string; version: string; rows: string; from_ms: string; to_ms: string }>(
       this.client,

@@ -194,4 +194,17 @@ describe('live drift from profiles and rollups', () => {
     expect(b5.source).toBe('first 3000 predictions');
     expect((await d5.profile('m', 'legacy'))!.features.get('x')!.n).toBeGreaterThan(2900);
   });
+
+  it("another collector's baseline change is picked up by ensureBaselines", async () => {
+    const a = new LiveDrift(s.client, { baselineRows: 1_000_000, cacheMs: 0 });
+    const other = new LiveDrift(s.client, { baselineRows: 1_000_000, cacheMs: 0 });
+    await a.loadBaselines();
+    await other.loadBaselines();
+    const nb = await other.setBaseline('m', 'v1', { kind: 'range', fromMs: refFrom, toMs: refTo, source: 'elsewhere' }, now);
+    expect(a.baseline('m', 'v1')!.profileId).not.toBe(nb.profileId);
+    await a.ensureBaselines();
+    expect(a.baseline('m', 'v1')).toEqual(nb);
+    const r = await a.compute('m', 'v1', 20 * MIN, 'psi', now);
+    expect(r!.report).toEqual(await rawReport(s, nb, r!.window!.fromMs, r!.window!.toMs, 'psi'));
+  });
 });
