@@ -221,7 +221,8 @@ function fmt(x: number | null): string {
 
 /** A readable table of the report. */
 export function formatDriftText(r: DriftReport): string {
-  const head = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'missing ref/cur', 'quality'];
+  const guard = r.columns.some((c) => c.min_effect_size != null);
+  const head = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', ...(guard ? ['effect (min)'] : []), 'drift', 'missing ref/cur', 'quality'];
   const rows = r.columns.map((c) => [
     c.column,
     c.type,
@@ -229,6 +230,7 @@ export function formatDriftText(r: DriftReport): string {
     fmt(c.statistic),
     fmt(c.p_value_adjusted ?? c.p_value) + (c.p_value_adjusted != null ? ' (BH)' : ''),
     fmt(c.threshold),
+    ...(guard ? [c.min_effect_size != null ? `${fmt(c.effect_size ?? null)} (${fmt(c.min_effect_size)})` : '-'] : []),
     c.drift ? 'DRIFT' : 'ok',
     `${c.reference_missing}/${c.current_missing}`,
     c.quality.issues.join(',') || '-',

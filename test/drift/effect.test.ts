@@ -112,6 +112,9 @@ describe('driftwatch drift --min-effect', () => {
     expect([high.min_effect_size, high.drift]).toEqual([0.9, false]);
     const both = JSON.parse((await cli([...base, '--min-effect', '0.01'])).out).columns[0];
     expect([both.min_effect_size, both.drift]).toEqual([0.01, col.p_value < 0.05]);
+    const text = await cli([...base, '--format', 'text']);
+    expect(text.out).toMatch(/effect \(min\)/);
+    expect(text.out).toMatch(/^age\s.*\(0\.04\)/m);
     const off = JSON.parse((await cli([...base, '--min-effect', 'off'])).out).columns[0];
     expect('effect_size' in off).toBe(false);
     for (const bad of ['psi=0.1', 'ks=', 'ks=-1', 'abc']) {
