@@ -103,6 +103,7 @@ export interface PerformanceOptions {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const TASK_CACHE_MS = 10 * 60_000;
+const EPOCH = '1970-01-01 00:00:00.000';
 /** CBPE calibrates on at most this many labelled reference rows (the first ones of the baseline window). */
 export const REFERENCE_MAX_ROWS = 50_000;
 const cov = (labelled: number, predictions: number) => (predictions === 0 ? 0 : labelled / predictions);
@@ -339,8 +340,9 @@ export class PerformanceEngine {
       window_to: tsText(range.toMs),
       segment_key: r.segment_key ?? '',
       task: r.task,
-      baseline_from: tsText(baseline?.fromMs ?? 0),
-      baseline_to: tsText(baseline?.toMs ?? 0),
+      // No baseline yet (nothing labelled): the epoch.
+      baseline_from: baseline ? tsText(baseline.fromMs) : EPOCH,
+      baseline_to: baseline ? tsText(baseline.toMs) : EPOCH,
     };
     const rows: Record<string, unknown>[] = [];
     for (const s of r.segments) {

@@ -88,6 +88,18 @@ describe('task rule', () => {
     expect([...seen].sort()).toEqual(Object.keys(CASES).sort());
   });
 
+  it('a version without any label: coverage 0, every metric null, no baseline, stored', async () => {
+    await insertPredictions(store.client, [{
+      model: 'unlabelled', version: 'v1', ts: Date.now() - 1000, id: 'u1', prediction: '1', predictionNum: 1,
+      score: 0.9, latencyMs: NaN, num: {}, cat: {}, segment: {},
+    }]);
+    const r = (await engine.computeVersion({ model: 'unlabelled', version: 'v1', windowMs: 60_000 }))!;
+    expect(r.baseline).toBeNull();
+    expect(r.cbpe).toBeNull();
+    expect(r.segments[0]).toMatchObject({ predictions: 1, labelled: 0, coverage: 0, estimated: null });
+    expect(r.segments[0].metrics.every((m) => m.value === null && m.drop === null)).toBe(true);
+  });
+
   it('booleans: accuracy by hand', async () => {
     const m = Object.fromEntries((await run('booleans'))!.segments[0].metrics.map((x) => [x.metric, x.value]));
     // y = [1, 1, 0], yhat = [1, 0, 0]
