@@ -63,6 +63,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
     exitHook: given.exitHook ?? DEFAULTS.exitHook,
     redact: { ...(given.redact ?? {}) },
     redactSalt: String(given.redactSalt ?? DEFAULTS.redactSalt),
+    metrics: given.metrics === 'otlp' || given.metrics === 'off' ? given.metrics : ('global' as const),
+    metricsIntervalMs: num(given.metricsIntervalMs, 60_000, 100),
   };
 
   // Problems are logged once per kind, through OTel's diag logger, never per record.
@@ -113,12 +115,48 @@ export function createMonitor(options: MonitorOptions): Monitor {
   const observeRetries: ObservableCallback = (r) => r.observe(stats.retried, metricAttrs);
   const observeQueue: ObservableCallback = (r) => r.observe(buffer.bytes, metricAttrs);
   const instruments: { removeCallback(cb: ObservableCallback): void; cb: ObservableCallback }[] = [];
+  // A private provider (metrics: 'otlp'), owned and shut down by this monitor.
+  let own: { shutdown(): Promise<void> } | undefined;
+  let ownStarting = false;
   // The global provider may be registered after the monitor is created: look again until found.
   function resolveMeter(): void {
-    if (meter !== undefined) return;
+    if (meter !== undefined || o.metrics === 'off') return;
     try {
       const provider: MeterProvider = given.meterProvider ?? metrics.getMeterProvider();
-      if (isNoop(provider)) return;
+      if (isNoop(provider)) {
+        if (o.metrics === 'otlp' && !ownStarting) startOwnProvider();
+        return;
+      }
+      useMeterProvider(provider);
+    } catch (e) {
+      warnOnce('metrics', `could not create metrics: ${(e as Error).message}`);
+    }
+  }
+  // Loaded only when asked for: most applications never need the SDK's own exporter.
+  function startOwnProvider(): void {
+    ownStarting = true;
+    void (async () => {
+      try {
+        const [sdk, otlp, res] = await Promise.all([
+          import('@opentelemetry/sdk-metrics'),
+          import('@opentelemetry/exporter-metrics-otlp-proto'),
+          import('@opentelemetry/resources'),
+        ]);
+        if (closed || meter !== undefined) return;
+        const exporter = new otlp.OTLPMetricExporter({ url: o.endpoint.replace(/\/+$/, '') + '/v1/metrics', headers });
+        const provider = new sdk.MeterProvider({
+          resource: res.resourceFromAttributes({ ...metricAttrs, 'telemetry.sdk.name': 'driftwatch', 'telemetry.sdk.version': SDK_VERSION }),
+          readers: [new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis: o.metricsIntervalMs, exportTimeoutMillis: Math.min(o.metricsIntervalMs, o.timeoutMs) })],
+        });
+        own = provider;
+        useMeterProvider(provider);
+      } catch (e) {
+        warnOnce('metrics', `could not start the SDK's own metrics export: ${(e as Error).message}`);
+      }
+    })();
+  }
+  function useMeterProvider(provider: MeterProvider): void {
+    try {
       meter = provider.getMeter('driftwatch-agent', SDK_VERSION);
       latency = meter.createHistogram('ml.prediction.duration', { unit: 's', description: 'Model prediction latency' });
       const records = meter.createObservableCounter('driftwatch.agent.records', { description: 'Records by outcome: exported, dropped (buffer full), failed, sampled_out' });
@@ -245,6 +283,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
           stats.failed += lost;
           warnOnce('shutdown-lost', `shutdown deadline reached: ${lost} record(s) not delivered`);
         }
+        // The last export of the private provider, then its callbacks go.
+        if (own) await Promise.race([own.shutdown().catch(() => {}), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
         for (const i of instruments) i.removeCallback(i.cb);
         await exporter.close();
       } catch (e) {

@@ -93,6 +93,14 @@ export interface MonitorOptions {
   exitHook?: boolean;
   /** Where the SDK's own metrics go; default: the global MeterProvider, if the application registered one. */
   meterProvider?: MeterProvider;
+  /**
+   * The SDK's own metrics when no MeterProvider is given or registered: `global` (default) reports
+   * none then (see `stats()`); `otlp` starts a private MeterProvider (never registered globally) that
+   * pushes them to the collector's /v1/metrics every `metricsIntervalMs` (default 60 s); `off` never
+   * reports any.
+   */
+  metrics?: 'global' | 'otlp' | 'off';
+  metricsIntervalMs?: number;
 }
 
 export interface MonitorStats {

@@ -130,4 +130,25 @@ describe('SDK -> real collector', () => {
       expect(models.models.find((x) => x.name === name)).toMatchObject({ versions: ['v9'], predictions: rows.length, labels: labels.length });
     }
   });
+
+  it("metrics: 'otlp' pushes the SDK's own metrics to the collector without touching the global provider", async () => {
+    const m = createMonitor({ model: 'self-metrics', version: 'v2', endpoint: collector!.url, metrics: 'otlp', metricsIntervalMs: 200 });
+    // The private provider starts in the background (its packages load on demand): wait for its first export.
+    await waitFor(async () => (await queryRows(collector!.store.client, "SELECT 1 FROM metric_points WHERE model = 'self-metrics' LIMIT 1")).length > 0, 20_000);
+    for (let i = 0; i < 25; i++) m.record({ features: { x: i }, prediction: 1, latencyMs: 40 });
+    await m.flush();
+    await m.shutdown(); // the private provider's last export
+    const rows = await waitFor(async () => {
+      const r = await queryRows<{ metric: string; kind: string; value: number; count: string; sum: number; attributes: Record<string, string> }>(
+        collector!.store.client,
+        `SELECT metric, kind, value, count, sum, attributes FROM metric_points WHERE model = 'self-metrics' AND version = 'v2' ORDER BY metric, ts`,
+      );
+      return r.some((x) => x.metric === 'driftwatch.agent.records' && x.attributes.outcome === 'exported' && x.value === 25) && r.some((x) => x.metric === 'ml.prediction.duration' && Number(x.count) === 25) ? r : undefined;
+    }, 20_000);
+    const hist = rows.filter((x) => x.metric === 'ml.prediction.duration').at(-1)!;
+    expect(hist.sum).toBeCloseTo(1.0, 6); // 25 x 40 ms
+    expect(new Set(rows.map((r) => r.metric))).toEqual(new Set(['driftwatch.agent.queue.size', 'driftwatch.agent.records', 'driftwatch.agent.retries', 'ml.prediction.duration']));
+    const { metrics } = await import('@opentelemetry/api');
+    expect(metrics.getMeterProvider().constructor.name).toBe('NoopMeterProvider');
+  });
 });
