@@ -94,17 +94,38 @@ interface Column {
 const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
 const STRING_TYPE = /^(Nullable\()?(LowCardinality\()?(Nullable\()?(String|FixedString\(\d+\))\)*$/;
 
-async function loadTable(client: ClickHouseClient, f: InputFile, table: string): Promise<Map<string, string>> {
-  const params = { path: f.path };
+/**
+ * Makes a file queryable: text files are parsed once into a Memory table (as strings, typed below);
+ * a Parquet file read by a single scan is queried where it lies (`direct`): each column's part then
+ * decodes only its own column, and nothing is copied. Returns the column types and what to select from.
+ */
+async function loadTable(client: ClickHouseClient, f: InputFile, table: string, direct: boolean): Promise<{ types: Map<string, string>; from: string; created: boolean }> {
+  if (direct && !f.text) {
+    const types = await describe(client, f);
+    const from = `file(${literal(f.path)}, 'Parquet')`;
+    const rows = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${from}`);
+    if (Number(rows[0].n) === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
+    return { types: new Map(types.map((d) => [d.name, d.type])), from, created: false };
+  }
+  return { types: await loadMemoryTable(client, f, table), from: table, created: true };
+}
+
+async function describe(client: ClickHouseClient, f: InputFile): Promise<{ name: string; type: string }[]> {
   let described: { name: string; type: string }[];
   try {
-    described = await queryRows<{ name: string; type: string }>(client, `DESCRIBE TABLE file({path:String}, '${f.format}')`, params);
+    described = await queryRows<{ name: string; type: string }>(client, `DESCRIBE TABLE file({path:String}, '${f.format}')`, { path: f.path });
   } catch (e) {
     // ClickHouse infers the columns from the first rows: a file with a header only (or nothing) has none.
     if (/Cannot read rows|is empty|empty file|no data/i.test(oneLine(e))) throw new CliError(`${f.role} file ${f.path} has no rows`);
     throw new CliError(`${f.role} file ${f.path}: ${oneLine(e)}`);
   }
   if (described.length === 0) throw new CliError(`${f.role} file ${f.path} has no columns`);
+  return described;
+}
+
+async function loadMemoryTable(client: ClickHouseClient, f: InputFile, table: string): Promise<Map<string, string>> {
+  const params = { path: f.path };
+  const described = await describe(client, f);
   // Text files are read as strings and typed here, by the conventions' rule, over every row
   // (schema inference only samples the first rows).
   const structure = f.text ? `, ${literal(described.map((d) => `${ident(d.name)} Nullable(String)`).join(', '))}` : '';
@@ -311,10 +332,14 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     const suffix = `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
     const refTable = `dw_cli_ref_${suffix}`;
     const curTable = `dw_cli_cur_${suffix}`;
-    const refTypes = await loadTable(client, ref, refTable);
-    tables.push(refTable);
-    const curTypes = await loadTable(client, cur, curTable);
-    tables.push(curTable);
+    // With json or text output and auto or a raw-value method, the engine scans the numbers once (the
+    // summary and the raw-value distances together), so Parquet is read in place rather than copied.
+    const direct = format !== 'html' && (values.method === undefined || ['auto', 'ks', 'wasserstein'].includes(values.method));
+    const refLoaded = await loadTable(client, ref, refTable, direct);
+    if (refLoaded.created) tables.push(refTable);
+    const curLoaded = await loadTable(client, cur, curTable, direct);
+    if (curLoaded.created) tables.push(curTable);
+    const [refTypes, curTypes, refFrom, curFrom] = [refLoaded.types, curLoaded.types, refLoaded.from, curLoaded.from];
 
     const requested = list(values.columns);
     for (const c of requested) {
@@ -332,7 +357,7 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     }
     for (const c of forcedCat) if (forcedNum.includes(c)) throw new CliError(`column "${c}" is both --categorical and --numerical`);
 
-    const inferred = await classify(client, cols.filter((c) => !forcedCat.includes(c.name) && !forcedNum.includes(c.name)), refTable, curTable);
+    const inferred = await classify(client, cols.filter((c) => !forcedCat.includes(c.name) && !forcedNum.includes(c.name)), refFrom, curFrom);
     const numerical = cols.filter((c) => forcedNum.includes(c.name) || inferred.has(c.name));
     const categorical = cols.filter((c) => !numerical.includes(c));
 
@@ -341,8 +366,8 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
       threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries(METHODS.map((m) => [m, threshold]));
 
     const { report, distributions } = await driftDetails(client, {
-      ...(numerical.length ? { numeric: numericParts(numerical, refTable, curTable) } : {}),
-      ...(categorical.length ? { categorical: { sql: source(categorical, refTable, curTable, textExpr) } } : {}),
+      ...(numerical.length ? { numeric: numericParts(numerical, refFrom, curFrom) } : {}),
+      ...(categorical.length ? { categorical: { sql: source(categorical, refFrom, curFrom, textExpr) } } : {}),
       method,
       thresholds,
       driftShare,
