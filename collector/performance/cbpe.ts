@@ -9,15 +9,14 @@
 // 3. Estimated ROC AUC: the expected TPR and FPR at every distinct score (as threshold, descending)
 //    are cumulative sums of p and (1 - p) over the scores at or above it, divided by their totals;
 //    the curve from (0, 0) to (1, 1) is integrated by the trapezoid rule.
-// 4. Confidence band: the reference's labelled rows, in time order, are cut into K consecutive
-//    chunks of the window's size n; on each chunk both the estimate and the realized metric are
-//    computed, and sigma = the sample standard deviation of (estimate - realized) over the chunks.
-//    The band is estimate +- 3 sigma, clipped to [0, 1]. The chunk estimates are cross-fitted: chunk
-//    k belongs to fold k mod F (F = min(K, 10)) and is estimated with a calibrator fitted on the
-//    reference without that fold's chunks (an isotonic fit scores its own rows too well). When the
-//    reference holds fewer than 10 chunks of size n, chunks of size m = floor(reference / 10) are
-//    used and sigma is scaled by sqrt(m / n) (sampling error shrinks as 1/sqrt(size)). Fewer than 2
-//    chunks (or m < 10): no band. The band is the estimator's sampling spread, not a guard against
+// 4. Confidence band, cross-fitted: the reference's labelled rows, in time order, are split into 10
+//    consecutive folds (fold f = rows [floor(f R / 10), floor((f + 1) R / 10))), and each fold into
+//    consecutive chunks of c = min(n, floor(R / 10)) rows (n = the window's predictions; a fold's
+//    leftover rows are unused). Each chunk is estimated with the calibrator fitted on the reference
+//    without its fold (an isotonic fit scores its own rows too well) and compared with its realized
+//    metric; sigma = the sample standard deviation of (estimate - realized) over all chunks, times
+//    sqrt(c / n) when c < n (sampling error shrinks as 1/sqrt(size)). The band is estimate +- 3 sigma,
+//    clipped to [0, 1]; none when c < 10. It is the estimator's sampling spread, not a guard against
 //    concept drift (a change in P(y | score), which CBPE cannot see by construction).
 import { sampleStandardDeviation } from 'simple-statistics';
 import { fitIsotonic, type Isotonic } from './isotonic.js';
@@ -25,8 +24,7 @@ import { fromConfusion, type MetricValue } from './metrics.js';
 
 export const CBPE_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc'] as const;
 export const BAND_SIGMAS = 3;
-export const MIN_CHUNKS = 10;
-export const MAX_FOLDS = 10;
+export const FOLDS = 10;
 
 /** A histogram of scores: distinct score and how many predictions have it. */
 export interface ScoreCount { score: number; n: number }
@@ -44,6 +42,8 @@ export interface CbpeModel {
   referenceRows: number;
   /** Labelled reference rows (score, y in {0, 1}) in time order, for the band. */
   reference: { score: number; y: number }[];
+  /** Calibrator f is fitted on the reference without fold f (computed on first use). */
+  foldCalibrators?: Isotonic[];
 }
 
 export function fitCbpe(reference: { score: number; y: number }[], threshold = 0.5): CbpeModel {
@@ -146,31 +146,30 @@ export interface Band { sigma: Record<string, number | null>; chunkSize: number;
 /** The spread of (estimate - realized) over reference chunks, for a window of n predictions. */
 export function referenceBand(m: CbpeModel, n: number): Band {
   const R = m.reference.length;
-  let size = n;
-  let scaled = false;
-  if (R < MIN_CHUNKS * n) {
-    size = Math.floor(R / MIN_CHUNKS);
-    scaled = true;
-  }
+  const foldStart = (f: number) => Math.floor((f * R) / FOLDS);
+  const size = Math.min(n, Math.floor(R / FOLDS));
+  const scaled = size < n;
   const sigma: Record<string, number | null> = Object.fromEntries(CBPE_METRICS.map((k) => [k, null]));
-  const chunks = size >= 10 && n > 0 ? Math.floor(R / size) : 0;
-  if (chunks < 2) return { sigma, chunkSize: size, chunks: 0, scaled };
-  // Cross-fitting: chunk k is estimated with a calibrator fitted without the chunks of its fold
-  // (k mod F), so the errors are out of sample.
-  const folds = Math.min(chunks, MAX_FOLDS);
-  const calibrators = Array.from({ length: folds }, (_, f) => {
-    const train = m.reference.filter((_, i) => i >= chunks * size || Math.floor(i / size) % folds !== f);
-    return { ...m, calibrator: fitIsotonic(train.map((r) => r.score), train.map((r) => r.y)) };
+  if (size < 10 || n <= 0) return { sigma, chunkSize: size, chunks: 0, scaled };
+  // One calibrator per fold, fitted without it (cached on the model: every window size shares them).
+  m.foldCalibrators ??= Array.from({ length: FOLDS }, (_, f) => {
+    const train = [...m.reference.slice(0, foldStart(f)), ...m.reference.slice(foldStart(f + 1))];
+    return fitIsotonic(train.map((r) => r.score), train.map((r) => r.y));
   });
   const errors: Record<string, number[]> = Object.fromEntries(CBPE_METRICS.map((k) => [k, []]));
-  for (let c = 0; c < chunks; c++) {
-    const chunk = m.reference.slice(c * size, (c + 1) * size);
-    const est = estimate(calibrators[c % folds], histogram(chunk));
-    const real = realized(chunk, m.threshold);
-    for (const k of CBPE_METRICS) {
-      const e = est[k];
-      const r = real[k];
-      if (e !== null && r !== null) errors[k].push(e - r);
+  let chunks = 0;
+  for (let f = 0; f < FOLDS; f++) {
+    const foldModel: CbpeModel = { ...m, calibrator: m.foldCalibrators[f] };
+    for (let start = foldStart(f); start + size <= foldStart(f + 1); start += size) {
+      const chunk = m.reference.slice(start, start + size);
+      const est = estimate(foldModel, histogram(chunk));
+      const real = realized(chunk, m.threshold);
+      chunks++;
+      for (const k of CBPE_METRICS) {
+        const e = est[k];
+        const r = real[k];
+        if (e !== null && r !== null) errors[k].push(e - r);
+      }
     }
   }
   for (const k of CBPE_METRICS) {

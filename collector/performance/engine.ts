@@ -320,7 +320,7 @@ export class PerformanceEngine {
         ? {
             reference_rows: cbpe.referenceRows,
             threshold,
-            band: `estimate +- ${BAND_SIGMAS} x the standard deviation of (estimate - realized) over consecutive reference chunks of the window's size, each estimated by a calibrator fitted without it (cross-fitted)`,
+            band: `estimate +- ${BAND_SIGMAS} x the standard deviation of (estimate - realized) over consecutive reference chunks of the window's size, each estimated by a calibrator fitted without its tenth of the reference (cross-fitted)`,
           }
         : null,
       segments,
