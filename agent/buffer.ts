@@ -32,6 +32,7 @@ const FIRST_CAP = 64;
 const ID_BYTES = 8; // the id's sequence number; ids given by callers are counted per record
 const LABEL_BYTES = 80;
 const CHUNK_BYTES = 1024; // a chunk's own objects: the record, its small arrays
+const ROW_SLACK = 8; // allocator and bookkeeping overhead, so that the estimate errs high
 const DICT_MAX_LENGTH = 64; // longer strings are not looked up (rarely repeated)
 const NO_KEYS: string[] = [];
 
@@ -211,7 +212,7 @@ export class ColumnBuffer {
         this.layouts.clear();
       }
       const keys = skeys.length === 0 ? fkeys : [...fkeys, ...skeys];
-      layout = { keys, fkeys, skeys, read: makeReader(fkeys), readSeg: makeReader(skeys), dict: new Map(), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES };
+      layout = { keys, fkeys, skeys, read: makeReader(fkeys), readSeg: makeReader(skeys), dict: new Map(), open: undefined, nextCap: FIRST_CAP, rowBytes: keys.length * 9 + 33 + ID_BYTES + ROW_SLACK };
       // (per row: 8 + 1 bytes a feature; time, prediction, score, latency 4 x 8; the prediction's tag 1)
       this.layouts.set(sig, layout);
     }
