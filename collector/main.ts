@@ -9,6 +9,7 @@ import { createDispatcher } from '../rules/receivers/dispatch.js';
 import { createSilences } from './api/silences.js';
 import type { Config } from './config.js';
 import { LiveDrift, type LiveDriftResult } from './drift/live.js';
+import { DriftSchedule } from './drift/schedule.js';
 import { PerformanceEngine } from './performance/engine.js';
 import { PerformanceGauges } from './performance/gauges.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
@@ -56,6 +57,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   };
   const drift = new LiveDrift(store.client, { baselineRows: config.baselineRows, onResult: onDrift });
   await drift.loadBaselines();
+  // Every version with a baseline over 1h and 24h, each minute (from the rollups): drift_results and gauges stay current.
+  const driftSchedule = new DriftSchedule(drift, { onError: (e, where) => log('drift_failed', { ...where, error: e.message }) });
   // Realized and estimated performance; every computation updates the performance gauges.
   const performanceGauges = new PerformanceGauges();
   const performance = new PerformanceEngine(store.client, {
@@ -142,6 +145,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   ready = true;
   evaluator.start();
   performance.start(); // every model version over the last hour, each minute
+  driftSchedule.start();
   if ((config.apiKeys ?? []).length === 0) {
     log('auth_disabled', { warning: `NO API KEYS CONFIGURED: anyone who can reach ${url} may read and write every model. Listening on loopback only; set DRIFTWATCH_API_KEYS to open it up.` });
   }
@@ -168,6 +172,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
         await new Promise<void>((r) => server.close(() => r()));
         await evaluator.stop();
         await performance.stop();
+        await driftSchedule.stop();
         silences.stop();
         await writer.close();
         await dispatcher.drain();

@@ -10,6 +10,7 @@ import { migrate } from '../../collector/store/migrations/index.js';
 import { insertPredictions, tsText } from '../../collector/store/writer.js';
 import type { PredictionRow } from '../../collector/ingest/records.js';
 import { LiveDrift, type Baseline } from '../../collector/drift/live.js';
+import { DriftSchedule } from '../../collector/drift/schedule.js';
 import { driftFromSources } from '../../collector/drift/engine.js';
 import { rawCategoricalSource, rawNumericSource } from '../../collector/drift/sources.js';
 import { currentFromRaw, currentFromRollups } from '../../collector/drift/rollup-drift.js';
@@ -206,5 +207,16 @@ describe('live drift from profiles and rollups', () => {
     expect(a.baseline('m', 'v1')).toEqual(nb);
     const r = await a.compute('m', 'v1', 20 * MIN, 'psi', now);
     expect(r!.report).toEqual(await rawReport(s, nb, r!.window!.fromMs, r!.window!.toMs, 'psi'));
+  });
+
+  it('the schedule computes every version for 1h and 24h and stores the results', async () => {
+    const seen: string[] = [];
+    const d = new LiveDrift(s.client, { baselineRows: 1_000_000, cacheMs: 0, onResult: (r) => seen.push(`${r.version} ${r.windowMs} ${r.read}`) });
+    await d.loadBaselines();
+    await new DriftSchedule(d, { onError: (e) => { throw e; } }).runOnce(now);
+    // 'legacy' has no traffic after its baseline: nothing to compare, no result.
+    expect(seen.sort()).toEqual(['v1 3600000 rollups', 'v1 86400000 rollups']);
+    const [r] = await queryRows<{ n: string }>(s.client, `SELECT count() AS n FROM drift_results WHERE method = 'jensenshannon' AND window_seconds = 86400 AND version = 'v1' AND ts = {ts:DateTime64(3)}`, { ts: tsText(now) });
+    expect(Number(r.n)).toBe(7);
   });
 });
