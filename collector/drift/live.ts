@@ -10,11 +10,13 @@
 // including the current minute (a baseline ending inside the first minute: that minute's rows after
 // it come from raw rows); a shorter one from raw rows, to the millisecond.
 //
-// Changing a baseline: the new profile is stored, then the baseline row (from that instant the
-// materialized view bins new rows with the new edges), then the rollups of the new profile are
-// backfilled from raw rows received before that instant, from `rollup_from` on (the last
-// `backfillMs`, at most). A row received in the same instant as the switch can be counted twice or
-// not at all in the new rollups; re-sent records count twice there too (README, Guarantees).
+// Changing a baseline: the new profile is stored; the rollups of the new profile are backfilled
+// from raw rows (ts from `rollup_from` on: the last `backfillMs`, at most) received until t0 while
+// the previous baseline still serves; then the baseline row is written (from that instant the
+// materialized view bins new rows with the new edges) and the rows received between t0 and that
+// instant are backfilled too. A row received in the very instant of the switch can be counted twice
+// or not at all in the new rollups; re-sent records count twice there too (README, Guarantees).
+// Another collector picks the new baseline up at its next ensureBaselines.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
@@ -59,7 +61,7 @@ export interface LiveDriftOptions {
   baselineRows: number;
   /** Results younger than this are served from memory (several rules share one computation). */
   cacheMs?: number;
-  /** How far back a new profile's rollups are backfilled from raw rows; default 7 days. */
+  /** How far back a new profile's rollups are backfilled from raw rows; default 2 days. */
   backfillMs?: number;
   onResult?: (r: LiveDriftResult) => void;
 }
@@ -69,7 +71,7 @@ export const ROLLUP_MIN_WINDOW_MS = 10 * MINUTE_MS;
 /** Per-segment drift reports at most this many segment values (the largest in the window). */
 export const MAX_SEGMENTS = 50;
 
-const DEFAULT_BACKFILL_MS = 7 * 86_400_000;
+const DEFAULT_BACKFILL_MS = 2 * 86_400_000;
 const key = (model: string, version: string) => `${model}\u0000${version}`;
 const floorMinute = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
 const ceilMinute = (ms: number) => Math.ceil(ms / MINUTE_MS) * MINUTE_MS;
@@ -87,6 +89,8 @@ export class LiveDrift {
   private cache = new Map<string, LiveDriftResult>();
   private computing = new Map<string, Promise<LiveDriftResult | undefined>>();
   private changes: Promise<unknown> = Promise.resolve();
+  /** Versions whose baseline this process is changing (their new row is not used before the change ends). */
+  private pending = new Set<string>();
   private lastProfileId = 0;
 
   constructor(private readonly client: ClickHouseClient, private readonly o: LiveDriftOptions) {}
@@ -106,7 +110,7 @@ export class LiveDrift {
       };
       this.lastProfileId = Math.max(this.lastProfileId, b.profileId);
       const known = this.baseline(b.model, b.version);
-      if (known && known.profileId >= b.profileId) continue;
+      if ((known && known.profileId >= b.profileId) || this.pending.has(key(b.model, b.version))) continue;
       if (b.profileId === 0) {
         // A baseline from before profiles: profile its time range once.
         await this.setBaseline(b.model, b.version, { kind: 'range', fromMs: b.fromMs, toMs: b.toMs, source: b.source });
@@ -136,7 +140,6 @@ export class LiveDrift {
 
   /** Creates baselines for versions that have reached N predictions and have none yet. */
   async ensureBaselines(): Promise<void> {
-    await this.changes;
     await this.loadBaselines();
     const n = this.o.baselineRows;
     const candidates = await queryRows<{ model: string; version: string; rows: string; from_ms: string; to_ms: string }>(
@@ -161,7 +164,15 @@ export class LiveDrift {
    * baseline, backfills the rollups. Baseline changes run one at a time.
    */
   setBaseline(model: string, version: string, spec: BaselineSpec, now = Date.now()): Promise<Baseline> {
-    const run = this.changes.then(() => this.change(model, version, spec, now));
+    const k = key(model, version);
+    const run = this.changes.then(async () => {
+      this.pending.add(k);
+      try {
+        return await this.change(model, version, spec, now);
+      } finally {
+        this.pending.delete(k);
+      }
+    });
     this.changes = run.catch(() => undefined);
     return run;
   }
@@ -194,13 +205,34 @@ export class LiveDrift {
     const fromMs = spec.kind === 'range' ? spec.fromMs : 0;
     const toMs = spec.kind === 'range' ? spec.toMs : 0;
     const rollupFromMs = floorMinute(Math.max(now - (this.o.backfillMs ?? DEFAULT_BACKFILL_MS), toMs + 1));
+    // 1. Rows received until t0 are counted from raw rows while the previous baseline still serves.
+    const [{ t0 }] = await queryRows<{ t0: string }>(this.client, "SELECT toString(now64(3, 'UTC')) AS t0");
+    await this.backfill(model, version, profileId, rollupFromMs, undefined, t0);
+    // 2. The switch: from the baseline row's created_at on, the view bins new rows with this profile.
     await this.client.insert({
       table: 'baselines',
       format: 'JSONEachRow',
       values: [{ model, version, source: spec.source, from_ts: dateTime(fromMs), to_ts: dateTime(toMs), rows, profile_id: profileId, rollup_from: dateTime(rollupFromMs) }],
     });
-    // From the baseline row's created_at on, the materialized view bins new rows with this profile;
-    // rows received before it are counted here.
+    // 3. The rows received between t0 and the switch (a moment's worth).
+    await this.backfill(model, version, profileId, rollupFromMs, t0, undefined);
+    const b: Baseline = { model, version, source: spec.source, fromMs, toMs, rows, profileId, rollupFromMs };
+    this.profiles.set(`${key(model, version)}\u0000${profileId}`, Promise.resolve(profile));
+    this.baselines.set(key(model, version), b);
+    for (const k of this.cache.keys()) if (k.startsWith(`${key(model, version)}\u0000`)) this.cache.delete(k);
+    return b;
+  }
+
+  /**
+   * Adds to drift_minutes the counts of profile `profileId` for raw rows with ts >= fromMs received
+   * in [receivedFrom, receivedTo) (server time text; undefined = open; the upper bound defaults to
+   * the switch, the profile's baseline row's created_at). The same bins as the view's.
+   */
+  private async backfill(model: string, version: string, profileId: number, fromMs: number, receivedFrom: string | undefined, receivedTo: string | undefined): Promise<void> {
+    const upper = receivedTo !== undefined
+      ? 'received_at < toDateTime64({r1:String}, 3, \'UTC\')'
+      : 'received_at < (SELECT max(created_at) FROM baselines WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64})';
+    const lower = receivedFrom !== undefined ? ' AND received_at >= toDateTime64({r0:String}, 3, \'UTC\')' : '';
     await this.client.command({
       query: `INSERT INTO drift_minutes (model, version, profile_id, feature, minute, bins)
         SELECT s.model, s.version, p.profile_id, s.feature, toStartOfMinute(s.ts) AS minute,
@@ -211,21 +243,15 @@ export class LiveDrift {
           ARRAY JOIN arrayConcat(
             arrayZip(CAST(mapKeys(num), 'Array(String)'), mapValues(num)),
             arrayFilter(y -> NOT isNaN(y.2), [('@score', score), ('@prediction', prediction_num)])) AS x
-          WHERE model = {m:String} AND version = {v:String} AND ts >= {from:DateTime64(3)}
-            AND received_at < (SELECT max(created_at) FROM baselines WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64})
+          WHERE model = {m:String} AND version = {v:String} AND ts >= {from:DateTime64(3)} AND ${upper}${lower}
         ) AS s
         INNER JOIN (
           SELECT feature, profile_id, edges, min, max FROM drift_profiles
           WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64} AND type = 'numerical'
         ) AS p ON s.feature = p.feature
         GROUP BY s.model, s.version, p.profile_id, s.feature, minute`,
-      query_params: { m: model, v: version, p: profileId, from: tsText(rollupFromMs) },
+      query_params: { m: model, v: version, p: profileId, from: tsText(fromMs), r0: receivedFrom ?? '', r1: receivedTo ?? '' },
     });
-    const b: Baseline = { model, version, source: spec.source, fromMs, toMs, rows, profileId, rollupFromMs };
-    this.profiles.set(`${key(model, version)}\u0000${profileId}`, Promise.resolve(profile));
-    this.baselines.set(key(model, version), b);
-    for (const k of this.cache.keys()) if (k.startsWith(`${key(model, version)}\u0000`)) this.cache.delete(k);
-    return b;
   }
 
   /** Model versions that have a baseline. */
