@@ -153,7 +153,7 @@ function statRows(c: ColumnDrift): string {
   if (q.reference_non_finite || q.current_non_finite) rows.push(['±∞ ref / cur', `${q.reference_non_finite} / ${q.current_non_finite}`]);
   if (q.out_of_range_share !== null) rows.push(['outside reference range', pct(q.out_of_range_share, 2)]);
   if (q.unseen_share !== null) rows.push(['unseen categories', pct(q.unseen_share, 2)]);
-  rows.push(['quality', q.issues.length ? q.issues.map((i) => `<span class="badge warn">${esc(i.replace('_', ' '))}</span>`).join(' ') : '<span class="muted">no issue</span>']);
+  rows.push(['quality', q.issues.length ? q.issues.map((i) => `<span class="badge warn">${esc(i.replaceAll('_', ' '))}</span>`).join(' ') : '<span class="muted">no issue</span>']);
   return rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('');
 }
 
@@ -229,7 +229,7 @@ export function driftHtml(r: DriftReport, distributions: readonly ColumnDistribu
   const overview = r.columns
     .map(
       (c, i) =>
-        `<tr><td><a href="#col-${i}">${esc(c.column)}</a></td><td>${c.type}</td><td><code>${c.method}</code></td><td class="num">${fmt(c.statistic)}</td><td class="num">${fmt(c.p_value_adjusted ?? c.p_value)}</td><td>${verdictBadge(c)}</td><td>${c.quality.issues.map((q) => `<span class="badge warn">${esc(q.replace('_', ' '))}</span>`).join(' ')}</td></tr>`,
+        `<tr><td><a href="#col-${i}">${esc(c.column)}</a></td><td>${c.type}</td><td><code>${c.method}</code></td><td class="num">${fmt(c.statistic)}</td><td class="num">${fmt(c.p_value_adjusted ?? c.p_value)}</td><td>${verdictBadge(c)}</td><td>${c.quality.issues.map((q) => `<span class="badge warn">${esc(q.replaceAll('_', ' '))}</span>`).join(' ')}</td></tr>`,
     )
     .join('');
   return `<!DOCTYPE html>
