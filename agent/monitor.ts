@@ -7,7 +7,7 @@ import { ColumnBuffer } from './buffer.js';
 import { startExportThread, type ExportThread } from './worker.js';
 import type { FeatureValue, LabelInput, Monitor, MonitorOptions, MonitorStats, PredictionBatch, PredictionInput, WrapOptions } from './types.js';
 
-export const SDK_VERSION = '0.2.0';
+export const SDK_VERSION = '0.1.0'; // the package's version
 
 const DEFAULTS = {
   version: 'unversioned',

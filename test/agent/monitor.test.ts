@@ -130,6 +130,16 @@ describe('failures', () => {
     expect(warnings.some((w) => w.includes('rejected 2 record(s): feature x: must be a number'))).toBe(true);
   });
 
+  it('reads a protobuf partial success too', async () => {
+    const { ExportLogsServiceResponse } = await import('../../otlp/schema.js');
+    const body = ExportLogsServiceResponse.encode({ partialSuccess: { rejectedLogRecords: 3, errorMessage: 'three bad' } }).finish();
+    const s = await sink(() => ({ body, headers: { 'content-type': 'application/x-protobuf' } }));
+    const m = monitor({ endpoint: s.url });
+    for (let i = 0; i < 10; i++) m.record({ features: { a: i }, prediction: 1 });
+    await m.flush();
+    expect(m.stats()).toMatchObject({ exported: 7, failed: 3 });
+  });
+
   it('a collector down then up: buffered records are delivered, overflow is counted, nothing throws', async () => {
     const port = await freePort();
     const before = warnings.length;
