@@ -64,6 +64,8 @@ export interface LiveDriftOptions {
   /** How far back a new profile's rollups are backfilled from raw rows; default 2 days. */
   backfillMs?: number;
   onResult?: (r: LiveDriftResult) => void;
+  /** ks/wasserstein (also when `auto` picks them) refuse windows with more raw current values; default MAX_RAW_VALUES. */
+  maxRawValues?: number;
 }
 
 /** Windows at least this long are read from the rollups (whole minutes). */
@@ -302,7 +304,7 @@ export class LiveDrift {
     if (!profile) return undefined;
     const win = this.window(baseline, windowMs, now);
     if (!win) return undefined;
-    const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method });
+    const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method, maxRawValues: this.o.maxRawValues });
     if (report.current_rows === 0) return undefined;
     const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report, read: win.rollupsFrom === undefined ? 'raw' : 'rollups', window: win.w };
     this.cache.set(`${key(model, version)}\u0000${windowMs}\u0000${method}`, result);

@@ -188,7 +188,12 @@ export interface ProfileDriftOptions {
   /** Raw-row filter for KS/Wasserstein current values (the same filter as the counts'). */
   filter?: string;
   filterParams?: Record<string, unknown>;
+  /** ks/wasserstein read raw current values: refuse (DriftInputError) above this many in all. */
+  maxRawValues?: number;
 }
+
+/** Default limit of raw current values a ks/wasserstein computation may read (about 3 s of work). */
+export const MAX_RAW_VALUES = 20_000_000;
 
 /**
  * The drift report (conventions' shape) of a profile against current counts. Columns missing on
@@ -227,7 +232,14 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
       plan.push({ f, c, method: o.method === 'auto' ? autoMethod('categorical', f.n, f.counts.filter((x) => x > 0).length) : o.method });
     }
   }
-  const rawCols = plan.filter((x) => !isBinnedMethod(x.method)).map((x) => x.f.feature);
+  const rawPlan = plan.filter((x) => !isBinnedMethod(x.method));
+  const rawCols = rawPlan.map((x) => x.f.feature);
+  const rawValues = rawPlan.reduce((sum, x) => sum + (x.c as NumericCurrent).m, 0);
+  const limit = o.maxRawValues ?? MAX_RAW_VALUES;
+  if (rawValues > limit) {
+    const names = rawCols.slice(0, 5).join(', ') + (rawCols.length > 5 ? `, ... (${rawCols.length} columns)` : '');
+    throw new DriftInputError(`ks and wasserstein read every raw current value: this window holds ${rawValues} for ${names} (limit ${limit}); ask for a binned method (e.g. method=jensenshannon, read from the rollups) or a shorter window`);
+  }
   const raw = rawCols.length > 0 ? await rawDistances(client, p, w, rawCols, o.filter, o.filterParams) : new Map<string, RawDistance>();
 
   const columns: ColumnDrift[] = plan.map((x) => {

@@ -63,4 +63,11 @@ describe('profile reference values', () => {
       expect(l.quality).toEqual(e.quality);
     }
   });
+
+  it('refuses ks/wasserstein over more raw values than its limit, naming the way out', async () => {
+    const small = new LiveDrift(s.client, { baselineRows: 1_000_000, cacheMs: 0, maxRawValues: 50_000 });
+    await small.loadBaselines();
+    await expect(small.compute('m', 'v', 5 * 60_000, 'auto', now)).rejects.toThrow(/holds \d+ for big, small \(limit 50000\); ask for a binned method/);
+    expect((await small.compute('m', 'v', 5 * 60_000, 'jensenshannon', now))!.report.columns).toHaveLength(2);
+  });
 });
