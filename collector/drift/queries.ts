@@ -70,51 +70,50 @@ export function numericQuantilesSql(sql: string): string {
   GROUP BY col`;
 }
 
-// Floats as order-preserving unsigned integers: x >= +0 gets its sign bit set, x < 0 all bits
-// flipped; -0 is folded into +0 first (v + 0.). Unsigned order then equals numeric order.
-const SIGN = 'toUInt64(9223372036854775808)';
-const orderBits = (v: string) => `if(bitTest(reinterpretAsUInt64(${v} + 0.), 63), bitNot(reinterpretAsUInt64(${v} + 0.)), bitOr(reinterpretAsUInt64(${v} + 0.), ${SIGN}))`;
-const fromOrderBits = (u: string) => `reinterpretAsFloat64(if(bitTest(${u}, 63), bitXor(${u}, ${SIGN}), bitNot(${u})))`;
-
 /**
  * KS D and the (unnormalised) Wasserstein-1 distance on raw values, for the columns in
- * {dw_engine_raw_cols}. Per column both samples are sorted together, each value carried as one
- * UInt128 key (order bits << 1 | side: a plain numeric groupArray and sort, several times faster than
- * an array of tuples or two sorts). With c0 the cumulative count of reference values at a position
- * and c1 = position - c0, F - G = c0/n - c1/m is evaluated only at the last position of each run of
- * equal values (searchsorted side=right, so ties are exact); D = max |F - G| and
- * W = sum |F - G| * (next - value).
+ * {dw_engine_raw_cols}. Per column, the values of both samples are sorted (sv), and the sides sorted
+ * by the same values (ss): the order among equal values may differ between the two sorts, which does
+ * not matter, because F - G is only evaluated at the last position of each run of equal values
+ * (searchsorted side=right, so ties are exact), where the first i positions hold exactly the values
+ * <= sv[i] whatever their order. With c0 the cumulative count of reference values and
+ * c1 = i - c0, F - G = c0/n - c1/m; D = max |F - G| and W = sum |F - G| * (next - value). -0 is
+ * folded into +0 first (v + 0.), as numpy compares them equal. Two Float64 sorts cost less than one
+ * sort of 128-bit (value, side) keys and the arithmetic that decodes them.
  * ClickHouse's kolmogorovSmirnovTest is not used: it treats values closer than 1e-7 as ties and
- * accumulates D in floating point. Also counts the current values outside the reference's range:
- * those sorted before the first reference key (strictly below its minimum: at equal values the
- * reference key sorts first) and those whose key exceeds the last reference key with the side bit
- * set (strictly above its maximum).
- * (Lambdas here capture no arrays: ClickHouse would copy a captured array once per element. Every
- * intermediate array costs a pass over a million elements, so there are as few as the formulas allow.)
+ * accumulates D in floating point. Also counts the current values outside the reference's
+ * [min, max] (oor: no reference value is outside it, so every value outside is a current one).
+ * (Lambdas here capture no arrays: ClickHouse would copy a captured array once per element.)
  */
 export function rawDistanceSql(sql: string): string {
   return `SELECT col, n, m, d, w, oor FROM (
     SELECT dw_col AS col,
       countIf(dw_side = 0) AS n,
       count() - n AS m,
-      ${rawArrays('groupArray')}
+      ${rawArrays('')}
     FROM (${numericInput(sql)})
     WHERE dw_ok AND dw_col IN {dw_engine_raw_cols:Array(String)}
     GROUP BY col)`;
 }
 
-/** The sorted keys and the array formulas of rawDistanceSql, given n and m (aggregate: groupArray or groupArrayIf). */
-function rawArrays(aggregate: 'groupArray' | 'groupArrayIf'): string {
-  const key = `bitOr(bitShiftLeft(toUInt128(${orderBits('dw_v')}), 1), toUInt128(dw_side))`;
-  return `arraySort(${aggregate}(${key}${aggregate === 'groupArrayIf' ? ', dw_ok' : ''})) AS keys,
-      arrayCumSum(arrayMap(k -> toUInt64(bitAnd(k, 1) = 0), keys)) AS c0,
-      arrayMap(k -> ${fromOrderBits('toUInt64(bitShiftRight(k, 1))')}, keys) AS sv,
+/**
+ * The arrays and formulas of rawDistanceSql, given the aliases n and m; `ok` is the condition of a
+ * non-missing value when the rows are not filtered already ('' when they are).
+ */
+function rawArrays(ok: '' | 'dw_ok'): string {
+  const arr = (x: string) => (ok ? `groupArrayIf(${x}, ${ok})` : `groupArray(${x})`);
+  const ref = ok ? `dw_side = 0 AND ${ok}` : 'dw_side = 0';
+  return `minIf(dw_v + 0., ${ref}) AS dw_rmin,
+      maxIf(dw_v + 0., ${ref}) AS dw_rmax,
+      ${arr('dw_v + 0.')} AS dw_vals,
+      arraySort((s, v) -> v, ${arr('dw_side')}, dw_vals) AS ss,
+      arraySort(dw_vals) AS sv,
+      arrayCumSum(arrayMap(s -> toUInt64(s = 0), ss)) AS c0,
       arrayResize(arrayPopFront(sv), length(sv), nan) AS nx,
       arrayMap((c, i, x, y) -> if(x != y, abs(c / n - (i - c) / m), 0.), c0, arrayEnumerate(c0), sv, nx) AS diffs,
       arrayMax(diffs) AS d,
       arraySum(arrayMap((df, x, y) -> if(isFinite(y), df * (y - x), 0.), diffs, sv, nx)) AS w,
-      bitOr(keys[arrayLastIndex(k -> bitAnd(k, 1) = 0, keys)], toUInt128(1)) AS top_key,
-      arrayFirstIndex(k -> bitAnd(k, 1) = 0, keys) - 1 + arrayCount(k -> k > top_key, keys) AS oor`;
+      arrayCount(v -> v < dw_rmin OR v > dw_rmax, sv) AS oor`;
 }
 
 /**
@@ -137,7 +136,7 @@ export function numericSummaryRawSql(sql: string): string {
       stddevPopStableIf(dw_v, ${ref}) AS std,
       toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
       toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max,
-      ${rawArrays('groupArrayIf')}
+      ${rawArrays('dw_ok')}
     FROM (${numericInput(sql)})
     GROUP BY col)`;
 }
