@@ -70,9 +70,6 @@ export class ColumnBuffer {
     for (const l of this.layouts.values()) if (l.open) n += l.open.n;
     return n;
   }
-  get inFlight(): number {
-    return this.inflight.size;
-  }
   get readyRows(): number {
     return this.sealedRows + this.labels.length - this.labelHead;
   }

@@ -189,7 +189,6 @@ export function createMonitor(options: MonitorOptions): Monitor {
   let busy = false;
   let closed = false;
   let pumpScheduled = false;
-  let flushing = 0;
   const idleWaiters: (() => void)[] = [];
 
   function schedulePump(): void {
@@ -239,7 +238,6 @@ export function createMonitor(options: MonitorOptions): Monitor {
 
   async function flush(timeoutMs?: number): Promise<void> {
     try {
-      flushing++;
       exporter.ref();
       const deadline = timeoutMs === undefined ? undefined : Date.now() + Math.max(0, timeoutMs);
       let t: NodeJS.Timeout | undefined;
@@ -257,7 +255,6 @@ export function createMonitor(options: MonitorOptions): Monitor {
       } finally {
         if (t) clearTimeout(t);
         exporter.unref();
-        flushing--;
       }
     } catch (e) {
       warnOnce('flush', `flush failed: ${(e as Error).message}`);
