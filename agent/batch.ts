@@ -1,5 +1,5 @@
 // The shapes that travel from the serving thread to the export pipeline. A `Chunk` is columnar:
-// one typed array per column, rows of one feature layout (the same feature keys in the same order),
+// one typed array per column, rows of one layout (the same feature keys, then segment keys, in the same order),
 // so the hot path writes numbers into preallocated memory and the arrays can be transferred to the
 // export worker without copying.
 
