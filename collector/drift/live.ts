@@ -64,6 +64,8 @@ export interface LiveDriftOptions {
   /** How far back a new profile's rollups are backfilled from raw rows; default 2 days. */
   backfillMs?: number;
   onResult?: (r: LiveDriftResult) => void;
+  /** ensureBaselines does its work at most this often; default 5 s. */
+  ensureIntervalMs?: number;
   /** ks/wasserstein (also when `auto` picks them) refuse windows with more raw current values; default MAX_RAW_VALUES. */
   maxRawValues?: number;
 }
@@ -140,8 +142,25 @@ export class LiveDrift {
     return p;
   }
 
-  /** Creates baselines for versions that have reached N predictions and have none yet. */
+  /**
+   * Picks up baselines changed elsewhere and creates baselines for versions that have reached N
+   * predictions and have none yet. The search scans the predictions of versions without a baseline,
+   * so it runs at most every `ensureIntervalMs` (rules call this at every evaluation).
+   */
   async ensureBaselines(): Promise<void> {
+    if (this.ensuring) return this.ensuring;
+    if (Date.now() - this.lastEnsure < (this.o.ensureIntervalMs ?? 5000)) return;
+    this.ensuring = this.ensure().finally(() => {
+      this.lastEnsure = Date.now();
+      this.ensuring = undefined;
+    });
+    return this.ensuring;
+  }
+
+  private ensuring: Promise<void> | undefined;
+  private lastEnsure = 0;
+
+  private async ensure(): Promise<void> {
     await this.loadBaselines();
     const n = this.o.baselineRows;
     const candidates = await queryRows<{ model: string; version: string; rows: string; from_ms: string; to_ms: string }>(
