@@ -32,6 +32,9 @@ const FIRST_CAP = 64;
 const ID_BYTES = 8; // the id's sequence number; ids given by callers are counted per record
 const LABEL_BYTES = 80;
 const CHUNK_BYTES = 1024; // a chunk's own objects: the record, its small arrays
+// A chunk (and an export request) holds at most about this many bytes: records with long strings
+// make smaller batches, far below the collector's body limit (32 MB after decompression).
+const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 const ROW_SLACK = 8; // allocator and bookkeeping overhead, so that the estimate errs high
 const DICT_MAX_LENGTH = 64; // longer strings are not looked up (rarely repeated)
 const NO_KEYS: string[] = [];
@@ -126,7 +129,7 @@ export class ColumnBuffer {
       c.ids[i] = id;
     }
     c.ts[i] = ts;
-    if (++c.n === c.cap) {
+    if (++c.n === c.cap || c.bytes > MAX_CHUNK_BYTES) {
       this.seal(this.cur!);
       this.onFull();
     }
@@ -297,7 +300,7 @@ export class ColumnBuffer {
     const chunks: Chunk[] = [];
     let rows = 0;
     let bytes = 0;
-    while (this.sealed.length > 0 && (rows === 0 || rows + this.sealed[0].n <= this.maxBatch)) {
+    while (this.sealed.length > 0 && (rows === 0 || (rows + this.sealed[0].n <= this.maxBatch && bytes + this.sealed[0].bytes <= MAX_CHUNK_BYTES))) {
       const c = this.sealed.shift()!;
       chunks.push(c);
       rows += c.n;

@@ -83,6 +83,21 @@ describe('delivery', () => {
     expect(got.find((p) => p.id === 'b2')).toMatchObject({ prediction: 'y', num: { a: 2 } });
   });
 
+  it('records with long strings make smaller requests (far below the collector body limit)', async () => {
+    const s = await sink();
+    const m = monitor({ endpoint: s.url });
+    const long = (i: number) => `${i}-`.padEnd(1000, 'x');
+    for (let i = 0; i < 1000; i++) {
+      const f: Record<string, string | number> = { n: i };
+      for (let k = 0; k < 20; k++) f[`t${k}`] = long(i * 20 + k);
+      m.record({ id: `L${i}`, features: f, prediction: 1 });
+    }
+    await m.flush();
+    expect(m.stats()).toMatchObject({ exported: 1000, failed: 0, dropped: 0 });
+    expect(s.requests.length).toBeGreaterThanOrEqual(4);
+    expect(s.accepted().predictions.find((p) => p.id === 'L7')!.cat.t3).toBe(long(143));
+  });
+
   it('handles many feature layouts (different keys, different orders)', async () => {
     const s = await sink();
     const m = monitor({ endpoint: s.url, maxBatchSize: 100 });
