@@ -112,7 +112,7 @@ async function main() {
     const rawReport = await run('v1  psi, profile + current counts from raw rows (same computation)', async () => profileReport(c, profile, await currentFromRaw(c, profile, w), w, { method: 'psi' }));
     await run('v1  psi, raw-row engine on both sides (reference re-read; live drift before profiles)', () =>
       driftFromSources(c, { numeric: { sql: rawNumericSource(rawSides), params: rawParams }, categorical: { sql: rawCategoricalSource(rawSides), params: rawParams }, method: 'psi', emptyColumns: 'skip' }), 1);
-    await run('v1  wasserstein, profile reference values + raw current values', async () => profileReport(c, profile, await currentFromRollups(c, profile, w), w, { method: 'wasserstein' }), 1);
+    await run('v1  wasserstein, profile reference values + raw current values', async () => profileReport(c, profile, await currentFromRollups(c, profile, w), w, { method: 'wasserstein', maxRawValues: Infinity }), 1);
     const k = await run('v1k psi, profile + current counts from rollups (1k predictions/s)', async () => profileReport(c, v1k, await currentFromRollups(c, v1k, w), w, { method: 'psi' }));
     await c.command({ query: 'OPTIMIZE TABLE drift_minutes FINAL' });
     const [merged] = await queryRows<{ p: string; r: string }>(c, `SELECT count() AS p, sum(rows) AS r FROM system.parts WHERE active AND table = 'drift_minutes'`);
