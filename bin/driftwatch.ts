@@ -5,7 +5,7 @@ const USAGE = `usage: driftwatch <command>
 commands:
   collector   run the collector (env: DRIFTWATCH_PORT, DRIFTWATCH_DATA_DIR, DRIFTWATCH_RULES, CLICKHOUSE_URL, ...)
   demo        run a simulated model service that sends predictions through the SDK (env: DRIFTWATCH_ENDPOINT)
-  drift --reference REF --current CUR [--method M] [--columns a,b] [--format json|text] [--out FILE]
+  drift --reference REF --current CUR [--method M] [--columns a,b] [--format json|text|html] [--out FILE]
               offline drift report of two CSV/JSONL/Parquet files (driftwatch drift --help)
   rules check FILES...   validate rule files (exit 0 when valid, 1 otherwise)
   rules test FILE...     run rule unit tests (promtool-style)
