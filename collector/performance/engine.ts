@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
 import { estimateWithBand, fitCbpe, BAND_SIGMAS, type Band, type CbpeModel, type Estimate } from './cbpe.js';
-import { coverage, firstLabelledTs, joinedSource, modelVersions, unmatchedLabels, type Range, type SqlSource } from './join.js';
+import { coverage, firstLabelledTs, inputFingerprint, joinedSource, modelVersions, unmatchedLabels, type Range, type SqlSource } from './join.js';
 import { decay } from './decay.js';
 import { chooseTask, METRICS, realizedMetrics, type ClassMetric, type MetricValue, type Task, type TaskChoice } from './metrics.js';
 
@@ -104,6 +104,14 @@ export interface PerformanceOptions {
 const iso = (ms: number) => new Date(ms).toISOString();
 const TASK_CACHE_MS = 10 * 60_000;
 const EPOCH = '1970-01-01 00:00:00.000';
+/** Baseline sides unused this long are forgotten. */
+const BASELINE_CACHE_MS = 10 * 60_000;
+
+interface BaselineSide {
+  coverage: Map<string, { predictions: number; labelled: number }>;
+  metrics: Map<string, MetricValue[]>;
+  cbpe: CbpeModel | undefined;
+}
 /** CBPE calibrates on at most this many labelled reference rows (the first ones of the baseline window). */
 export const REFERENCE_MAX_ROWS = 50_000;
 const cov = (labelled: number, predictions: number) => (predictions === 0 ? 0 : labelled / predictions);
@@ -111,6 +119,7 @@ const cov = (labelled: number, predictions: number) => (predictions === 0 ? 0 : 
 export class PerformanceEngine {
   private cache = new Map<string, { at: number; result: Promise<VersionPerformance | undefined> }>();
   private tasks = new Map<string, { at: number; task: TaskChoice }>();
+  private baselines = new Map<string, { at: number; fingerprint: string; side: Promise<BaselineSide> }>();
 
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -210,37 +219,27 @@ export class PerformanceEngine {
     }
     const task = cachedTask.task;
 
-    // The queries are independent: ClickHouse runs them side by side.
-    const isBinaryWithReference = task.task === 'binary' && base !== undefined;
+    // The queries are independent: ClickHouse runs them side by side. The baseline side (its metrics
+    // and the CBPE reference, with its fold calibrators) is reused while its inputs are unchanged.
     const classes = new Map<string, ClassMetric[]>();
-    const [curCov, curMetrics, baseCov, baseMetrics, ref, hist] = await Promise.all([
+    const [curCov, curMetrics, hist, baseSide] = await Promise.all([
       coverage(this.client, cur),
       realizedMetrics(this.client, cur, task, classes),
-      base ? coverage(this.client, base) : new Map<string, { predictions: number; labelled: number }>(),
-      base ? realizedMetrics(this.client, base, task) : new Map<string, MetricValue[]>(),
-      // CBPE: a labelled reference with scores, and the window's score histogram.
-      isBinaryWithReference
-        ? queryRows<{ score: number; y: number }>(
-            this.client,
-            `SELECT score, toUInt8(lbl = {pm_pos:String}) AS y FROM (${base.sql})
-             WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id LIMIT ${REFERENCE_MAX_ROWS}`,
-            { ...base.params, pm_pos: task.positive },
-          )
-        : [],
-      isBinaryWithReference
+      task.task === 'binary' && base
         ? queryRows<{ seg: string; score: number; n: string }>(
             this.client,
             `SELECT seg, score, count() AS n FROM (${cur.sql}) WHERE isFinite(score) GROUP BY seg, score ORDER BY seg, score`,
             cur.params,
           )
         : [],
+      base ? this.baselineSide(base, task, threshold, JSON.stringify([q.model, q.version, baselineRange, q.segmentKey, task, threshold]), now) : undefined,
     ]);
     if (curCov.size === 0 && !q.range) return undefined;
-
-    let cbpe: CbpeModel | undefined;
+    const baseCov = baseSide?.coverage ?? new Map<string, { predictions: number; labelled: number }>();
+    const baseMetrics = baseSide?.metrics ?? new Map<string, MetricValue[]>();
+    const cbpe = baseSide?.cbpe;
     const curScores = new Map<string, { score: number; n: number }[]>();
-    if (ref.length > 0) {
-      cbpe = fitCbpe(ref.map((r) => ({ score: Number(r.score), y: Number(r.y) })), threshold);
+    if (cbpe) {
       for (const h of hist) {
         const list = curScores.get(h.seg) ?? [];
         list.push({ score: Number(h.score), n: Number(h.n) });
@@ -328,6 +327,36 @@ export class PerformanceEngine {
     await this.save(result, q.windowMs, range, baselineRange);
     this.o.onResult?.(result);
     return result;
+  }
+
+  /** Coverage and metrics of the baseline, and the CBPE model calibrated on it (binary). */
+  private async baselineSide(base: SqlSource, task: TaskChoice, threshold: number, cacheKey: string, now: number): Promise<BaselineSide> {
+    const fingerprint = await inputFingerprint(this.client, base, 'pb');
+    const hit = this.baselines.get(cacheKey);
+    if (hit && hit.fingerprint === fingerprint) {
+      hit.at = now;
+      return hit.side;
+    }
+    const side = (async (): Promise<BaselineSide> => {
+      const [cov, metrics, ref] = await Promise.all([
+        coverage(this.client, base),
+        realizedMetrics(this.client, base, task),
+        task.task === 'binary'
+          ? queryRows<{ score: number; y: number }>(
+              this.client,
+              `SELECT score, toUInt8(lbl = {pm_pos:String}) AS y FROM (${base.sql})
+               WHERE labelled = 1 AND isFinite(score) ORDER BY ts, id LIMIT ${REFERENCE_MAX_ROWS}`,
+              { ...base.params, pm_pos: task.positive },
+            )
+          : [],
+      ]);
+      const cbpe = ref.length > 0 ? fitCbpe(ref.map((r) => ({ score: Number(r.score), y: Number(r.y) })), threshold) : undefined;
+      return { coverage: cov, metrics, cbpe };
+    })();
+    for (const [k, v] of this.baselines) if (now - v.at >= BASELINE_CACHE_MS) this.baselines.delete(k);
+    this.baselines.set(cacheKey, { at: now, fingerprint, side });
+    side.catch(() => this.baselines.delete(cacheKey));
+    return side;
   }
 
   private async save(r: VersionPerformance, windowMs: number, range: Range, baseline: Range | undefined): Promise<void> {

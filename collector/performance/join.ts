@@ -105,3 +105,20 @@ export async function modelVersions(client: ClickHouseClient, model?: string): P
     model === undefined ? {} : { m: model },
   );
 }
+
+/**
+ * A cheap fingerprint of a scope's inputs: its prediction rows, and the label rows (every version,
+ * replaced ones too) and latest label time of those predictions. Unchanged fingerprint, unchanged
+ * join. `src` must come from joinedSource with the same prefix.
+ */
+export async function inputFingerprint(client: ClickHouseClient, src: SqlSource, p = 'pf'): Promise<string> {
+  const where = `model = {${p}_model:String} AND version = {${p}_version:String}
+      AND ts >= {${p}_from:DateTime64(3)} AND ts < {${p}_to:DateTime64(3)}`;
+  const [r] = await queryRows<{ p: string; l: string; lt: string }>(
+    client,
+    `SELECT (SELECT count() FROM predictions WHERE ${where}) AS p, count() AS l, toString(max(ts)) AS lt
+     FROM labels WHERE model = {${p}_model:String} AND id IN (SELECT id FROM predictions WHERE ${where})`,
+    src.params,
+  );
+  return `${r?.p}/${r?.l}/${r?.lt}`;
+}
