@@ -100,6 +100,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   const writer = new Writer(store.client, {
     spool,
     log,
+    // A server merges concurrent small inserts itself; waiting keeps "acknowledged = stored".
+    insertSettings: store.kind === 'server' ? { async_insert: 1, wait_for_async_insert: 1 } : undefined,
     onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),
     onDrop: (table, rows, reason) => telemetry.records.add(rows, { kind: table, outcome: 'dropped', reason: 'invalid_for_store' }),
   });

@@ -130,6 +130,8 @@ export interface WriterOptions {
   maxBatchRows?: number;
   /** How long the first row of a batch may wait for company. */
   flushIntervalMs?: number;
+  /** Settings sent with every insert (on a server: async inserts, waited for before the ack). */
+  insertSettings?: Record<string, string | number>;
   /** Inserts in flight at once while ClickHouse is healthy (default 3). */
   maxInFlight?: number;
   /** How often the spool is retried while ClickHouse is unavailable. */
@@ -255,7 +257,7 @@ export class Writer {
     const start = performance.now();
     try {
       // The lines travel inline after the INSERT head (for a server: in the HTTP body).
-      await this.client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${rows.join('\n')}` });
+      await this.client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${rows.join('\n')}`, clickhouse_settings: this.o.insertSettings });
       this.o.onInsert?.(table, rows.length, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;
