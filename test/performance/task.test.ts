@@ -100,6 +100,25 @@ describe('task rule', () => {
     expect(r.segments[0].metrics.every((m) => m.value === null && m.drop === null)).toBe(true);
   });
 
+  it('a late label for the baseline window is seen at once (the reused baseline side is invalidated)', async () => {
+    const t = Date.now() - 10_000;
+    await insertPredictions(store.client, [0, 1, 2, 3].map((i) => ({
+      model: 'late-baseline', version: 'v1', ts: t + i, id: `lb${i}`, prediction: String(i % 2), predictionNum: i % 2,
+      score: i % 2 ? 0.8 : 0.2, latencyMs: NaN, num: {}, cat: {}, segment: {},
+    })));
+    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb0', ts: t + 100, label: '0' }]);
+    const q = { model: 'late-baseline', version: 'v1', windowMs: 60_000, range: { fromMs: t, toMs: t + 10 }, baseline: { fromMs: t, toMs: t + 10 } };
+    const before = (await engine.computeVersion(q))!;
+    expect(before.baseline!.labelled).toBe(1);
+    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb1', ts: t + 200, label: '0' }]);
+    const after = (await engine.computeVersion(q))!;
+    expect(after.baseline!.labelled).toBe(2);
+    expect(after.segments[0].metrics.find((m) => m.metric === 'accuracy')).toMatchObject({ value: 0.5, baseline: 0.5, drop: 0 });
+    // A replaced label is a new label row too.
+    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb1', ts: t + 300, label: '1' }]);
+    expect((await engine.computeVersion(q))!.segments[0].metrics.find((m) => m.metric === 'accuracy')!.baseline).toBe(1);
+  });
+
   it('booleans: accuracy by hand', async () => {
     const m = Object.fromEntries((await run('booleans'))!.segments[0].metrics.map((x) => [x.metric, x.value]));
     // y = [1, 1, 0], yhat = [1, 0, 0]
