@@ -108,16 +108,16 @@ async function main() {
       return r.value;
     };
     const viaRollups = await run('v1  psi, LiveDrift.compute (rollups)', () => drift.compute('bench', 'v1', DAY, 'psi', now));
-    const rollupReport = await run('v1  psi, profile + current counts from rollups', async () => profileReport(c, profile, await currentFromRollups(c, profile, w), w, { method: 'psi' }));
-    const rawReport = await run('v1  psi, profile + current counts from raw rows (same computation)', async () => profileReport(c, profile, await currentFromRaw(c, profile, w), w, { method: 'psi' }));
+    const rollupReport = await run('v1  psi, profile + current counts from rollups', async () => profileReport(c, profile, await currentFromRollups(c, profile, w), w, { method: 'psi', minEffectSize: true }));
+    const rawReport = await run('v1  psi, profile + current counts from raw rows (same computation)', async () => profileReport(c, profile, await currentFromRaw(c, profile, w), w, { method: 'psi', minEffectSize: true }));
     await run('v1  psi, raw-row engine on both sides (reference re-read; live drift before profiles)', () =>
       driftFromSources(c, { numeric: { sql: rawNumericSource(rawSides), params: rawParams }, categorical: { sql: rawCategoricalSource(rawSides), params: rawParams }, method: 'psi', emptyColumns: 'skip' }), 1);
     await run('v1  wasserstein, profile reference values + raw current values', async () => profileReport(c, profile, await currentFromRollups(c, profile, w), w, { method: 'wasserstein', maxRawValues: Infinity }), 1);
-    const k = await run('v1k psi, profile + current counts from rollups (1k predictions/s)', async () => profileReport(c, v1k, await currentFromRollups(c, v1k, w), w, { method: 'psi' }));
+    const k = await run('v1k psi, profile + current counts from rollups (1k predictions/s)', async () => profileReport(c, v1k, await currentFromRollups(c, v1k, w), w, { method: 'psi', minEffectSize: true }));
     await c.command({ query: 'OPTIMIZE TABLE drift_minutes FINAL' });
     const [merged] = await queryRows<{ p: string; r: string }>(c, `SELECT count() AS p, sum(rows) AS r FROM system.parts WHERE active AND table = 'drift_minutes'`);
     console.log(`after OPTIMIZE: drift_minutes ${Number(merged.r).toLocaleString('en')} rows in ${merged.p} parts`);
-    const kMerged = await run('v1k psi, from rollups, merged parts', async () => profileReport(c, v1k, await currentFromRollups(c, v1k, w), w, { method: 'psi' }));
+    const kMerged = await run('v1k psi, from rollups, merged parts', async () => profileReport(c, v1k, await currentFromRollups(c, v1k, w), w, { method: 'psi', minEffectSize: true }));
 
     const same = JSON.stringify((viaRollups as { report: unknown }).report) === JSON.stringify(rollupReport) && JSON.stringify(rollupReport) === JSON.stringify(rawReport);
     const rows = (rollupReport as { current_rows: number }).current_rows;

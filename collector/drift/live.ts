@@ -20,7 +20,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
-import { driftFromSources } from './engine.js';
+import { driftFromSources, type MinEffectSize } from './engine.js';
 import { buildProfile, loadProfile, type Profile, type ReferenceSources } from './profile.js';
 import { DriftInputError, type DriftReport, type Method } from './report.js';
 import { addCounts, currentFromRaw, currentFromRollups, MINUTE_MS, profileReport, type CurrentCounts, type MinuteWindow } from './rollup-drift.js';
@@ -64,6 +64,11 @@ export interface LiveDriftOptions {
   /** How far back a new profile's rollups are backfilled from raw rows; default 2 days. */
   backfillMs?: number;
   onResult?: (r: LiveDriftResult) => void;
+  /**
+   * The effect-size guard of ks and chisquare verdicts (engine.ts): on by default in live drift, so
+   * a big window's tiny p-values do not flag negligible differences; false for the conventions' verdicts.
+   */
+  minEffectSize?: boolean | Partial<MinEffectSize>;
   /** ensureBaselines does its work at most this often; default 5 s. */
   ensureIntervalMs?: number;
   /** ks/wasserstein (also when `auto` picks them) refuse windows with more raw current values; default MAX_RAW_VALUES. */
@@ -323,7 +328,7 @@ export class LiveDrift {
     if (!profile) return undefined;
     const win = this.window(baseline, windowMs, now);
     if (!win) return undefined;
-    const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method, maxRawValues: this.o.maxRawValues });
+    const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method, maxRawValues: this.o.maxRawValues, minEffectSize: this.o.minEffectSize ?? true });
     if (report.current_rows === 0) return undefined;
     const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report, read: win.rollupsFrom === undefined ? 'raw' : 'rollups', window: win.w };
     this.cache.set(`${key(model, version)}\u0000${windowMs}\u0000${method}`, result);
@@ -364,6 +369,7 @@ export class LiveDrift {
         categorical: { sql: rawCategoricalSource(sides, filter), params },
         method,
         emptyColumns: 'skip',
+        minEffectSize: this.o.minEffectSize ?? true,
       });
       out.push({ model, version, windowMs, computedAt: now, baseline, report, read: 'raw', window: { fromMs: curFrom, toMs: now + 1 }, segment: { key: segmentKey, value } });
     }

@@ -11,7 +11,7 @@ import { tsText } from '../store/writer.js';
 import { autoMethod } from './auto.js';
 import { binnedStatistic, isBinnedMethod, type BinnedMethod } from './binned.js';
 import { categoryBins, compareCodePoints, float64ToBits, QUANTILE_BINS } from './bins.js';
-import { WASSERSTEIN_MIN_SCALE } from './engine.js';
+import { DEFAULT_MIN_EFFECT_SIZE, WASSERSTEIN_MIN_SCALE, type MinEffectSize } from './engine.js';
 import { ksPValue } from './kolmogorov.js';
 import type { CategoricalProfile, NumericProfile, Profile } from './profile.js';
 import { columnQuality, DEFAULT_QUALITY_THRESHOLDS } from './quality.js';
@@ -190,6 +190,8 @@ export interface ProfileDriftOptions {
   filterParams?: Record<string, unknown>;
   /** ks/wasserstein read raw current values: refuse (DriftInputError) above this many in all. */
   maxRawValues?: number;
+  /** The engine's effect-size guard of ks and chisquare verdicts (engine.ts, MinEffectSize); off by default here. */
+  minEffectSize?: boolean | Partial<MinEffectSize>;
 }
 
 /** Default limit of raw current values a ks/wasserstein computation may read (about 3 s of work). */
@@ -232,6 +234,7 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
       plan.push({ f, c, method: o.method === 'auto' ? autoMethod('categorical', f.n, f.counts.filter((x) => x > 0).length) : o.method });
     }
   }
+  const minEffect = o.minEffectSize ? { ...DEFAULT_MIN_EFFECT_SIZE, ...(o.minEffectSize === true ? {} : o.minEffectSize) } : undefined;
   const rawPlan = plan.filter((x) => !isBinnedMethod(x.method));
   const rawCols = rawPlan.map((x) => x.f.feature);
   const rawValues = rawPlan.reduce((sum, x) => sum + (x.c as NumericCurrent).m, 0);
@@ -289,6 +292,9 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
     }
     const curRows = x.c.rows;
     const threshold = DEFAULT_THRESHOLDS[x.method];
+    const n = x.f.type === 'numerical' ? x.f.n : x.f.counts.reduce((sum, k) => sum + k, 0);
+    const effect = x.method === 'ks' ? statistic : x.method === 'chisquare' ? Math.sqrt(statistic / (n + m)) : null;
+    const min = minEffect && (x.method === 'ks' || x.method === 'chisquare') ? minEffect[x.method] : null;
     const quality = columnQuality(
       { type: x.f.type, refRows: x.f.rows, curRows, refMissing: x.f.rows - x.f.n, curMissing: curRows - m, refNonFinite, curNonFinite, curOutside: outside, m },
       DEFAULT_QUALITY_THRESHOLDS,
@@ -300,7 +306,8 @@ export async function profileReport(client: ClickHouseClient, p: Profile, cur: C
       statistic,
       p_value: pValue,
       threshold,
-      drift: P_VALUE_METHODS.has(x.method) ? (pValue as number) < threshold : statistic >= threshold,
+      drift: P_VALUE_METHODS.has(x.method) ? (pValue as number) < threshold && (min === null || (effect as number) >= min) : statistic >= threshold,
+      ...(minEffect ? { effect_size: effect, min_effect_size: min } : {}),
       reference_missing: x.f.rows - x.f.n,
       current_missing: curRows - m,
       quality,

@@ -58,7 +58,7 @@ async function insert(s: Store, rs: PredictionRow[]) {
 function rawReport(s: Store, b: Baseline, fromMs: number, toMs: number, method: Method | 'auto'): Promise<DriftReport> {
   const params = { dw_model: b.model, dw_version: b.version, dw_ref_from: tsText(b.fromMs), dw_ref_to: tsText(b.toMs), dw_cur_from: tsText(fromMs), dw_cur_to: tsText(toMs - 1) };
   const sides = [[0, 'dw_ref_from', 'dw_ref_to'], [1, 'dw_cur_from', 'dw_cur_to']] as const;
-  return driftFromSources(s.client, { numeric: { sql: rawNumericSource(sides), params }, categorical: { sql: rawCategoricalSource(sides), params }, method, emptyColumns: 'skip' });
+  return driftFromSources(s.client, { numeric: { sql: rawNumericSource(sides), params }, categorical: { sql: rawCategoricalSource(sides), params }, method, emptyColumns: 'skip', minEffectSize: true });
 }
 
 describe('live drift from profiles and rollups', () => {
