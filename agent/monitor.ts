@@ -158,7 +158,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
   function useMeterProvider(provider: MeterProvider): void {
     try {
       meter = provider.getMeter('driftwatch-agent', SDK_VERSION);
-      latency = meter.createHistogram('ml.prediction.duration', { unit: 's', description: 'Model prediction latency' });
+      // OTel's default buckets (0, 5, 10, 25 ... in seconds) say nothing about model latency:
+      // sub-second boundaries, so percentiles and SLO shares come out meaningful.
+      latency = meter.createHistogram('ml.prediction.duration', {
+        unit: 's',
+        description: 'Model prediction latency',
+        advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+      });
       const records = meter.createObservableCounter('driftwatch.agent.records', { description: 'Records by outcome: exported, dropped (buffer full), failed, sampled_out' });
       const retries = meter.createObservableCounter('driftwatch.agent.retries', { description: 'Export retries' });
       const queue = meter.createObservableGauge('driftwatch.agent.queue.size', { unit: 'By', description: 'Buffered telemetry bytes, in flight included' });
