@@ -19,6 +19,8 @@ const LOADERS = Number(process.env.BENCH_INGEST_LOADERS ?? 2);
 // Offered load, split across the SDK processes: the goal's rate (an unthrottled loop would only
 // measure how fast two busy loops can starve the collector of CPU).
 const OFFERED = Number(process.env.BENCH_INGEST_RATE ?? 100_000);
+// Records per export request (the SDK's default when unset).
+const BATCH = process.env.BENCH_INGEST_BATCH ?? '';
 const RAW_ROWS = 200_000;
 const RAW_BATCH = 10_000;
 
@@ -84,7 +86,7 @@ async function main() {
     const results = await Promise.all(
       Array.from({ length: LOADERS }, (_, w) =>
         new Promise<Record<string, number>>((resolve, reject) => {
-          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
           let out = '';
           child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
           child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));
