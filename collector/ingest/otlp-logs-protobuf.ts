@@ -4,7 +4,7 @@
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
 import protobuf from 'protobufjs';
 import { BadRequest } from './body.js';
-import { FieldError, recordToRow, UNSUPPORTED, type Attrs, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import { FieldError, MISSING, recordToRow, UNSUPPORTED, type Attrs, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
 import type { DecodedBatch } from './records.js';
 
 type Reader = protobuf.Reader;
@@ -21,14 +21,14 @@ function end(r: Reader): number {
 }
 
 function anyValue(r: Reader, stop: number): AttrVal {
-  let v: AttrVal = { kind: 'missing' };
+  let v: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: v = { kind: 'string', v: r.string() }; break;
-      case 2: v = { kind: 'string', v: String(r.bool()) }; break;
-      case 3: v = { kind: 'number', v: longToNumber(r.int64() as never) }; break;
-      case 4: v = { kind: 'number', v: r.double() }; break;
+      case 1: v = r.string(); break;
+      case 2: v = String(r.bool()); break;
+      case 3: v = longToNumber(r.int64() as never); break;
+      case 4: v = r.double(); break;
       case 5: r.skipType(tag & 7); v = UNSUPPORTED.array; break;
       case 6: r.skipType(tag & 7); v = UNSUPPORTED.kvlist; break;
       case 7: r.skipType(tag & 7); v = UNSUPPORTED.bytes; break;
@@ -40,7 +40,7 @@ function anyValue(r: Reader, stop: number): AttrVal {
 
 function keyValue(r: Reader, stop: number, into: Attrs): void {
   let key: string | undefined;
-  let value: AttrVal = { kind: 'missing' };
+  let value: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
     if (tag >>> 3 === 1) key = r.string();

@@ -20,11 +20,12 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096, maxAgeMs: 30 * 86_400_000, maxFutureMs: 3_600_000 };
 
 /** An attribute value as the validator sees it, whatever the encoding. */
-export type AttrVal =
-  | { kind: 'number'; v: number }
-  | { kind: 'string'; v: string }
-  | { kind: 'missing' }
-  | { kind: 'invalid'; reason: string };
+// Plain numbers and strings, so decoding allocates nothing per attribute value.
+export type AttrVal = number | string | typeof MISSING | Invalid;
+export const MISSING: unique symbol = Symbol('missing');
+export class Invalid {
+  constructor(readonly reason: string) {}
+}
 
 export type Attrs = Map<string, AttrVal>;
 
@@ -68,38 +69,38 @@ export function parseLogsRequest(body: Uint8Array, encoding: Encoding): Req {
 
 // Proto3 JSON writes 64-bit ints as strings and non-finite doubles as "NaN"/"Infinity"/"-Infinity".
 function jsonNumber(v: unknown, kind: string): AttrVal {
-  if (typeof v === 'number') return { kind: 'number', v };
+  if (typeof v === 'number') return v;
   if (typeof v === 'string') {
-    if (v === 'NaN') return { kind: 'number', v: NaN };
-    if (v === 'Infinity') return { kind: 'number', v: Infinity };
-    if (v === '-Infinity') return { kind: 'number', v: -Infinity };
+    if (v === 'NaN') return NaN;
+    if (v === 'Infinity') return Infinity;
+    if (v === '-Infinity') return -Infinity;
     const n = Number(v);
-    if (v.trim() !== '' && !Number.isNaN(n)) return { kind: 'number', v: n };
+    if (v.trim() !== '' && !Number.isNaN(n)) return n;
   }
-  return { kind: 'invalid', reason: `${kind} must be a number, got ${JSON.stringify(v)?.slice(0, 40)}` };
+  return new Invalid(`${kind} must be a number, got ${JSON.stringify(v)?.slice(0, 40)}`);
 }
 
 export function jsonValue(value: AnyValue | undefined): AttrVal {
-  if (value === undefined || value === null || typeof value !== 'object') return { kind: 'missing' };
+  if (value === undefined || value === null || typeof value !== 'object') return MISSING;
   if (value.stringValue !== undefined) {
-    return typeof value.stringValue === 'string' ? { kind: 'string', v: value.stringValue } : { kind: 'invalid', reason: 'stringValue must be a string' };
+    return typeof value.stringValue === 'string' ? value.stringValue : new Invalid('stringValue must be a string');
   }
   if (value.doubleValue !== undefined) return jsonNumber(value.doubleValue, 'doubleValue');
   if (value.intValue !== undefined) return jsonNumber(value.intValue, 'intValue');
   if (value.boolValue !== undefined) {
-    return typeof value.boolValue === 'boolean' ? { kind: 'string', v: String(value.boolValue) } : { kind: 'invalid', reason: 'boolValue must be a boolean' };
+    return typeof value.boolValue === 'boolean' ? String(value.boolValue) : new Invalid('boolValue must be a boolean');
   }
   if (value.arrayValue !== undefined) return UNSUPPORTED.array;
   if (value.kvlistValue !== undefined) return UNSUPPORTED.kvlist;
   if (value.bytesValue !== undefined) return UNSUPPORTED.bytes;
-  return { kind: 'missing' };
+  return MISSING;
 }
 
 export const UNSUPPORTED = {
-  array: { kind: 'invalid', reason: 'array values are not supported here' },
-  kvlist: { kind: 'invalid', reason: 'key-value lists are not supported here' },
-  bytes: { kind: 'invalid', reason: 'bytes values are not supported here' },
-} as const satisfies Record<string, AttrVal>;
+  array: new Invalid('array values are not supported here'),
+  kvlist: new Invalid('key-value lists are not supported here'),
+  bytes: new Invalid('bytes values are not supported here'),
+};
 
 function jsonAttrs(attrs: KeyValue[] | undefined, where: string): Attrs {
   const m: Attrs = new Map();
@@ -168,9 +169,9 @@ function attrPath(path: string, key: string): string {
 }
 
 function checked(v: AttrVal, field: string, limits: Limits): AttrVal {
-  if (v.kind === 'invalid') throw new FieldError(field, v.reason);
+  if (v instanceof Invalid) throw new FieldError(field, v.reason);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings skip the byte count.
-  if (v.kind === 'string' && v.v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v.v) > limits.maxStringBytes) {
+  if (typeof v === 'string' && v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v) > limits.maxStringBytes) {
     throw new FieldError(field, `string longer than ${limits.maxStringBytes} bytes`);
   }
   return v;
@@ -178,19 +179,30 @@ function checked(v: AttrVal, field: string, limits: Limits): AttrVal {
 
 function text(attrs: Attrs, key: string, path: string, limits: Limits): string | undefined {
   const v = attrs.get(key);
-  if (!v) return undefined;
+  if (v === undefined) return undefined;
   const c = checked(v, attrPath(path, key), limits);
-  if (c.kind === 'missing') return undefined;
-  return c.kind === 'number' ? String(c.v) : (c as { v: string }).v;
+  if (c === MISSING) return undefined;
+  return typeof c === 'number' ? String(c) : (c as string);
 }
 
 function number(attrs: Attrs, key: string, path: string, limits: Limits): number {
   const v = attrs.get(key);
-  if (!v) return NaN;
+  if (v === undefined) return NaN;
   const c = checked(v, attrPath(path, key), limits);
-  if (c.kind === 'missing') return NaN;
-  if (c.kind === 'string') throw new FieldError(attrPath(path, key), 'must be a number');
-  return (c as { v: number }).v;
+  if (c === MISSING) return NaN;
+  if (typeof c === 'string') throw new FieldError(attrPath(path, key), 'must be a number');
+  return c as number;
+}
+
+// Attribute keys repeat on every record: their feature names are sliced once.
+const names = new Map<string, string>();
+function featureName(key: string): string {
+  let n = names.get(key);
+  if (n === undefined) {
+    n = key.slice(ATTR.featurePrefix.length);
+    if (names.size < 100_000) names.set(key, n);
+  }
+  return n;
 }
 
 export function recordToRow(view: RecordView, path: string, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
@@ -225,18 +237,18 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
   }
 
   const predVal = attrs.get(ATTR.prediction);
-  if (!predVal) throw new FieldError(attrPath(path, ATTR.prediction), 'missing');
+  if (predVal === undefined) throw new FieldError(attrPath(path, ATTR.prediction), 'missing');
   const pred = checked(predVal, attrPath(path, ATTR.prediction), limits);
-  if (pred.kind === 'missing') throw new FieldError(attrPath(path, ATTR.prediction), 'missing value');
-  const p = pred as { kind: 'number'; v: number } | { kind: 'string'; v: string };
+  if (pred === MISSING) throw new FieldError(attrPath(path, ATTR.prediction), 'missing value');
+  const p = pred as number | string;
 
   const row: PredictionRow = {
     model,
     version: get(ATTR.version) ?? 'unversioned',
     ts,
     id: get(ATTR.id) ?? generatedId(),
-    prediction: p.kind === 'number' ? String(p.v) : p.v,
-    predictionNum: p.kind === 'number' ? p.v : NaN,
+    prediction: typeof p === 'number' ? String(p) : p,
+    predictionNum: typeof p === 'number' ? p : NaN,
     score: number(attrs, ATTR.score, path, limits),
     latencyMs: number(attrs, ATTR.latency, path, limits),
     num: {},
@@ -246,16 +258,16 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
   let features = 0;
   for (const [key, v] of attrs) {
     if (key.startsWith(ATTR.featurePrefix)) {
-      const name = key.slice(ATTR.featurePrefix.length);
+      const name = featureName(key);
       if (name === '') throw new FieldError(attrPath(path, key), 'feature name is empty');
       if (++features > limits.maxFeatures) throw new FieldError(attrPath(path, key), `more than ${limits.maxFeatures} features`);
       const c = checked(v, attrPath(path, key), limits);
-      if (c.kind === 'number') row.num[name] = c.v;
-      else if (c.kind === 'string') row.cat[name] = c.v;
+      if (typeof c === 'number') row.num[name] = c;
+      else if (typeof c === 'string') row.cat[name] = c;
       else row.num[name] = NaN; // missing, type unknown: counted as a missing value
     } else if (key.startsWith(ATTR.segmentPrefix)) {
       const c = checked(v, attrPath(path, key), limits);
-      if (c.kind === 'number' || c.kind === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c.v);
+      if (typeof c === 'number' || typeof c === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c);
     }
   }
   out.predictions.push(row);

@@ -143,4 +143,15 @@ describe('OTLP logs decoding', () => {
       { path: 'resourceLogs[0].scopeLogs[0].logRecords[2].timeUnixNano', reason: `timestamp ${new Date(NOW + 2 * 3_600_000).toISOString()} is more than 60 minutes in the future (clock skew?)` },
     ]);
   });
+
+  it('keeps zeros, empty-looking but real values, in both front ends', () => {
+    const zero = { eventName: 'ml.prediction', attributes: [kv('ml.prediction.value', { intValue: 0 }), kv('ml.prediction.score', { doubleValue: 0 }), kv('ml.prediction.latency_ms', { doubleValue: 0 }), kv('ml.feature.x', { intValue: 0 }), kv('ml.prediction.id', { stringValue: 'z' })] };
+    const label = { eventName: 'ml.label', attributes: [kv('ml.prediction.id', { stringValue: 'z' }), kv('ml.label.value', { intValue: 0 })] };
+    const req = request([zero, label]);
+    for (const b of [decodeLogs(req, LIMITS, NOW), decodeLogsProtobuf(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req)).finish(), LIMITS, NOW)]) {
+      expect(b.rejected).toEqual([]);
+      expect(b.predictions[0]).toMatchObject({ prediction: '0', predictionNum: 0, score: 0, latencyMs: 0, num: { x: 0 } });
+      expect(b.labels[0].label).toBe('0');
+    }
+  });
 });
