@@ -3,9 +3,9 @@
 // otlp-logs-protobuf.ts (a direct wire reader, no intermediate message objects). The rules for turning
 // a record into a row, and for rejecting it, are written once, in `recordToRow`. A bad record is
 // rejected with the path of the offending field; the rest of its batch is kept (OTLP partial success).
-import { ExportLogsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';
+import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type ExportLogsServiceRequest as Req, type KeyValue } from '../../otlp/types.js';
-import { BadRequest, type Encoding } from './body.js';
+import { parseExportRequest, type Encoding } from './body.js';
 import type { DecodedBatch, PredictionRow } from './records.js';
 
 export interface Limits {
@@ -44,25 +44,7 @@ export class FieldError extends Error {
 }
 
 export function parseLogsRequest(body: Uint8Array, encoding: Encoding): Req {
-  if (encoding === 'json') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-    } catch (e) {
-      throw new BadRequest(`body is not valid JSON: ${(e as Error).message}`);
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new BadRequest('body must be a JSON object (ExportLogsServiceRequest)');
-    }
-    const rl = (parsed as Req).resourceLogs;
-    if (rl !== undefined && !Array.isArray(rl)) throw new BadRequest('resourceLogs: must be an array');
-    return parsed as Req;
-  }
-  try {
-    return ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), TO_JSON_SHAPE) as Req;
-  } catch (e) {
-    throw new BadRequest(`body is not a valid ExportLogsServiceRequest protobuf: ${(e as Error).message}`);
-  }
+  return parseExportRequest<Req>(body, encoding, ExportLogsServiceRequest, 'resourceLogs');
 }
 
 // --- the OTLP/JSON front end ---------------------------------------------------------------

@@ -1,9 +1,9 @@
 // OTLP metrics -> metric_points rows: gauges, sums and explicit-bucket histograms (the agent's
 // `ml.prediction.duration` latency histogram, prediction and error counters, any SDK's metrics).
 // Exponential histograms and summaries are rejected by name, not silently dropped.
-import { ExportMetricsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';
+import { ExportMetricsServiceRequest } from '../../otlp/schema.js';
 import { ATTR, type AnyValue, type KeyValue } from '../../otlp/types.js';
-import { BadRequest, type Encoding } from './body.js';
+import { parseExportRequest, type Encoding } from './body.js';
 import type { Rejection } from './records.js';
 
 export interface MetricPointRow {
@@ -38,23 +38,7 @@ interface MetricsRequest { resourceMetrics?: { resource?: { attributes?: KeyValu
 export interface DecodedMetrics { points: MetricPointRow[]; rejected: Rejection[] }
 
 export function parseMetricsRequest(body: Uint8Array, encoding: Encoding): MetricsRequest {
-  if (encoding === 'json') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-    } catch (e) {
-      throw new BadRequest(`body is not valid JSON: ${(e as Error).message}`);
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new BadRequest('body must be a JSON object (ExportMetricsServiceRequest)');
-    const rm = (parsed as MetricsRequest).resourceMetrics;
-    if (rm !== undefined && !Array.isArray(rm)) throw new BadRequest('resourceMetrics: must be an array');
-    return parsed as MetricsRequest;
-  }
-  try {
-    return ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(body), TO_JSON_SHAPE) as MetricsRequest;
-  } catch (e) {
-    throw new BadRequest(`body is not a valid ExportMetricsServiceRequest protobuf: ${(e as Error).message}`);
-  }
+  return parseExportRequest<MetricsRequest>(body, encoding, ExportMetricsServiceRequest, 'resourceMetrics');
 }
 
 function text(v: AnyValue | undefined): string | undefined {
