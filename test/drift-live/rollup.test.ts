@@ -15,21 +15,11 @@ import { driftFromSources } from '../../collector/drift/engine.js';
 import { rawCategoricalSource, rawNumericSource } from '../../collector/drift/sources.js';
 import { currentFromRaw, currentFromRollups } from '../../collector/drift/rollup-drift.js';
 import type { DriftReport, Method } from '../../collector/drift/report.js';
+import { rng } from '../../demo/model.js'; // deterministic pseudo-random numbers (mulberry32)
 
 const MIN = 60_000;
 const BINNED: Method[] = ['psi', 'kl', 'jensenshannon', 'hellinger', 'tvd', 'linf', 'chisquare'];
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rows(model: string, version: string, from: number, to: number, count: number, shift: number, seed: number): PredictionRow[] {
   const r = rng(seed);

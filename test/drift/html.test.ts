@@ -10,21 +10,11 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runDriftCli } from '../../collector/drift/cli.js';
 import type { DriftReport } from '../../collector/drift/report.js';
+import { rng } from '../../demo/model.js'; // deterministic pseudo-random numbers (mulberry32)
 
 const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'driftwatch-html-'));
 
-/** Deterministic pseudo-random numbers (mulberry32), so the page is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTILE = 'note <b>&"\'</b>';
 const PLANS = ['free', 'pro', 'team', 'enterprise'];
