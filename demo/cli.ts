@@ -1,5 +1,6 @@
 // `driftwatch demo` / `npm run demo`
 import { runDemo } from './service.js';
+import { startServiceTelemetry } from './otel.js';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -29,6 +30,8 @@ export async function runDemoCli(args: string[]): Promise<number> {
     `[demo] sending ${opts.ratePerSecond} predictions/s of model ${opts.model} ${opts.version} to ${endpoint}; ` +
       `baseline for ${opts.baselineSeconds}s, then income drifts; stops after ${opts.durationSeconds}s (Ctrl-C to stop sooner)`,
   );
+  // The service's own OpenTelemetry first, so the SDK's latency histogram goes through it.
+  const otel = startServiceTelemetry(endpoint, opts.model, opts.version);
   const run = runDemo(opts);
   const stop = () => void run.stop();
   process.once('SIGINT', stop);
@@ -36,6 +39,7 @@ export async function runDemoCli(args: string[]): Promise<number> {
   // An interval keeps the process alive; the SDK's own timers are unref'd.
   const keepAlive = setInterval(() => {}, 1000);
   await run.done;
+  await otel.shutdown().catch(() => {});
   clearInterval(keepAlive);
   const s = run.monitor.stats();
   console.log(`[demo] done: ${run.sent()} predictions, ${run.labels()} labels; exported ${s.exported}, dropped ${s.dropped}, failed ${s.failed}`);
