@@ -184,15 +184,21 @@ async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSou
   })) };
 }
 
-async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): Promise<CategoricalSummary[]> {
-  type Row = { col: string; val: string | null; c0: string; c1: string };
-  const rows = await queryRows<Row>(client, categoryCountsSql(src.sql), src.params ?? {});
-  const byCol = new Map<string, Row[]>();
+/** A categorical source's counts per value and side (c0 reference, c1 current), grouped by column. */
+export type CategoryCountRow = { col: string; val: string | null; c0: string; c1: string };
+export async function categoryCountsByColumn(client: ClickHouseClient, src: SqlSource): Promise<Map<string, CategoryCountRow[]>> {
+  const rows = await queryRows<CategoryCountRow>(client, categoryCountsSql(src.sql), src.params ?? {});
+  const byCol = new Map<string, CategoryCountRow[]>();
   for (const r of rows) {
     const list = byCol.get(r.col);
     if (list) list.push(r);
     else byCol.set(r.col, [r]);
   }
+  return byCol;
+}
+
+async function categoricalSummaries(client: ClickHouseClient, src: SqlSource): Promise<CategoricalSummary[]> {
+  const byCol = await categoryCountsByColumn(client, src);
   return [...byCol].map(([column, list]) => {
     let refRows = 0;
     let curRows = 0;

@@ -16,8 +16,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { AUTO_MAX_DISCRETE_VALUES } from './auto.js';
 import { bitsToFloat64, categoryBins, float64ToBits, QUANTILE_BINS, uniqueEdges } from './bins.js';
-import type { SqlSource } from './engine.js';
-import { categoryCountsSql, numericBinCountsSql, numericInput, numericSummarySql } from './queries.js';
+import { categoryCountsByColumn, type SqlSource } from './engine.js';
+import { numericBinCountsSql, numericInput, numericSummarySql } from './queries.js';
 
 /** Distinct reference values kept exactly per numerical feature (for KS and Wasserstein). */
 export const PROFILE_MAX_VALUES = 100_000;
@@ -126,14 +126,7 @@ async function numericProfiles(client: ClickHouseClient, src: SqlSource): Promis
 }
 
 async function categoricalProfiles(client: ClickHouseClient, src: SqlSource): Promise<CategoricalProfile[]> {
-  type Row = { col: string; val: string | null; c0: string };
-  const rows = await queryRows<Row>(client, categoryCountsSql(src.sql), src.params ?? {});
-  const byCol = new Map<string, Row[]>();
-  for (const r of rows) {
-    const list = byCol.get(r.col);
-    if (list) list.push(r);
-    else byCol.set(r.col, [r]);
-  }
+  const byCol = await categoryCountsByColumn(client, src);
   const out: CategoricalProfile[] = [];
   for (const [feature, list] of byCol) {
     const rowsTotal = list.reduce((s, r) => s + num(r.c0), 0);
