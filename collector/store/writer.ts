@@ -15,12 +15,6 @@ function f(v: number): number | string {
   return v > 0 ? 'inf' : '-inf';
 }
 
-function floats(m: Record<string, number>): Record<string, number | string> {
-  const out: Record<string, number | string> = {};
-  for (const k in m) out[k] = f(m[k]);
-  return out;
-}
-
 /** Epoch milliseconds as the decimal seconds DateTime64(3) parses exactly. */
 export function tsText(ms: number): string {
   return (ms / 1000).toFixed(3);
@@ -67,22 +61,6 @@ export function predictionLines(rows: PredictionRow[]): string[] {
   );
 }
 
-export function predictionValues(rows: PredictionRow[]): InsertRow[] {
-  return rows.map((r) => ({
-    model: r.model,
-    version: r.version,
-    ts: tsText(r.ts),
-    id: r.id,
-    prediction: r.prediction,
-    prediction_num: f(r.predictionNum),
-    score: f(r.score),
-    latency_ms: f(r.latencyMs),
-    num: floats(r.num),
-    cat: r.cat,
-    segment: r.segment,
-  }));
-}
-
 export function labelValues(rows: LabelRow[]): InsertRow[] {
   return rows.map((r) => ({ model: r.model, id: r.id, ts: tsText(r.ts), label: r.label }));
 }
@@ -98,13 +76,15 @@ export function metricValues(rows: MetricPointRow[]): InsertRow[] {
 /** What one request hands to the writer. */
 export interface WriteBatch { predictions?: PredictionRow[]; labels?: LabelRow[]; metrics?: MetricPointRow[] }
 
-export async function insertPredictions(client: ClickHouseClient, rows: PredictionRow[]): Promise<void> {
-  if (rows.length > 0) await client.insert({ table: 'predictions', format: 'JSONEachRow', values: predictionValues(rows) });
+/** One INSERT of JSONEachRow lines, as the writer sends them (also used directly by tests and benches). */
+export async function insertLines(client: ClickHouseClient, table: string, lines: string[], settings?: Record<string, string | number>): Promise<void> {
+  if (lines.length === 0) return;
+  // The lines travel inline after the INSERT head (for a server: in the HTTP body).
+  await client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${lines.join('\n')}`, clickhouse_settings: settings });
 }
 
-export async function insertLabels(client: ClickHouseClient, rows: LabelRow[]): Promise<void> {
-  if (rows.length > 0) await client.insert({ table: 'labels', format: 'JSONEachRow', values: labelValues(rows) });
-}
+export const insertPredictions = (client: ClickHouseClient, rows: PredictionRow[]) => insertLines(client, 'predictions', predictionLines(rows));
+export const insertLabels = (client: ClickHouseClient, rows: LabelRow[]) => insertLines(client, 'labels', labelValues(rows).map((r) => JSON.stringify(r)));
 
 /** Thrown by write() when the writer cannot take more (queue and spool full): answer 503 + Retry-After. */
 export class Backpressure extends Error {}
@@ -256,8 +236,7 @@ export class Writer {
     if (rows.length === 0) return;
     const start = performance.now();
     try {
-      // The lines travel inline after the INSERT head (for a server: in the HTTP body).
-      await this.client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${rows.join('\n')}`, clickhouse_settings: this.o.insertSettings });
+      await insertLines(this.client, table, rows, this.o.insertSettings);
       this.o.onInsert?.(table, rows.length, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;

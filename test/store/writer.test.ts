@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { predictionLines, predictionValues } from '../../collector/store/writer.js';
+import { predictionLines, tsText } from '../../collector/store/writer.js';
 import { openStore, queryRows } from '../../collector/store/client.js';
 import { migrate } from '../../collector/store/migrations/index.js';
 import type { PredictionRow } from '../../collector/ingest/records.js';
@@ -15,6 +15,15 @@ const rows: PredictionRow[] = [
     num: { [awkward]: 1.5, plain: NaN, big: 1e300, tiny: -5e-324 }, cat: { [awkward]: awkward }, segment: { s: awkward } },
   { model: 'm', version: 'v', ts: Date.now(), id: 'x', prediction: '0.25', predictionNum: 0.25, score: 0.1, latencyMs: 3, num: {}, cat: {}, segment: {} },
 ];
+
+// The object form of a row, written the plain way: the specification the hand-built lines must meet.
+const f = (v: number) => (Number.isFinite(v) ? v : Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf');
+const predictionValues = (rs: PredictionRow[]) =>
+  rs.map((r) => ({
+    model: r.model, version: r.version, ts: tsText(r.ts), id: r.id, prediction: r.prediction,
+    prediction_num: f(r.predictionNum), score: f(r.score), latency_ms: f(r.latencyMs),
+    num: Object.fromEntries(Object.entries(r.num).map(([k, v]) => [k, f(v)])), cat: r.cat, segment: r.segment,
+  }));
 
 describe('writer lines', () => {
   it('match the object form value for value', () => {
