@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ColumnBuffer } from '../../agent/buffer.js';
 import type { Batch, PipelineConfig } from '../../agent/batch.js';
-import { encodeRequest, type Entry } from '../../agent/encode.js';
+import { encodeRequest, type Entry } from '../helpers/reference-encoder.js';
 import { createPipeline } from '../../agent/pipeline.js';
 import { decodeLogs, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { ExportLogsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';

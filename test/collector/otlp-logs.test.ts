@@ -4,7 +4,7 @@ import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js
 import { BadRequest } from '../../collector/ingest/body.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import type { ExportLogsServiceRequest as Req } from '../../otlp/types.js';
-import { buildRequest, encodeRequest } from '../../agent/encode.js';
+import { buildRequest, encodeRequest } from '../helpers/reference-encoder.js';
 
 // Records carry 2023 timestamps; decoding happens 'then', so clock-skew checks pass.
 const NOW = 1_700_000_100_000;

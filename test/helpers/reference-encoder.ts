@@ -1,8 +1,9 @@
-// Queued entries -> an OTLP ExportLogsServiceRequest (one resource, one scope), following the
-// record conventions in the README. Runs on the export path, never on the hot path.
-import { ExportLogsServiceRequest } from '../otlp/schema.js';
-import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type KeyValue, type LogRecord } from '../otlp/types.js';
-import type { FeatureValue } from './types.js';
+// A reference OTLP encoder for tests: entries -> ExportLogsServiceRequest (one resource, one scope)
+// built as plain objects and encoded by protobufjs from the schema, following the README's record
+// conventions. The SDK's own hand-written encoder (agent/pipeline.ts) is checked against it.
+import { ExportLogsServiceRequest } from '../../otlp/schema.js';
+import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type KeyValue, type LogRecord } from '../../otlp/types.js';
+import type { FeatureValue } from '../../agent/types.js';
 
 export interface PredictionEntry {
   kind: 'prediction';
