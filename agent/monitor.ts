@@ -16,6 +16,7 @@ const DEFAULTS = {
   maxBufferBytes: 64 * 1024 * 1024,
   flushIntervalMs: 1000,
   maxBatchSize: 2000,
+  maxConcurrentExports: 4,
   sampleRate: 1,
   timeoutMs: 10_000,
   retryDeadlineMs: 60_000,
@@ -53,6 +54,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     maxBufferBytes: num(given.maxBufferBytes, DEFAULTS.maxBufferBytes, 1024),
     flushIntervalMs: num(given.flushIntervalMs, DEFAULTS.flushIntervalMs, 1),
     maxBatchSize: Math.floor(num(given.maxBatchSize, DEFAULTS.maxBatchSize, 1)),
+    maxConcurrentExports: Math.floor(num(given.maxConcurrentExports, DEFAULTS.maxConcurrentExports, 1, 64)),
     sampleRate: num(given.sampleRate, DEFAULTS.sampleRate, 0, 1),
     timeoutMs: num(given.timeoutMs, DEFAULTS.timeoutMs, 1),
     retryDeadlineMs: num(given.retryDeadlineMs, DEFAULTS.retryDeadlineMs, 0),
@@ -191,14 +193,16 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
   }
 
-  // ---- export loop: one batch in flight at a time ----------------------------------------------
-  let busy = false;
+  // ---- export loop: up to maxConcurrentExports batches in flight --------------------------------
+  // One request at a time would cap a process at (batch size / round trip) records per second, and
+  // a loaded collector's round trip is what it is: several in flight keep the pipe full.
+  let inFlight = 0;
   let closed = false;
   let pumpScheduled = false;
   const idleWaiters: (() => void)[] = [];
 
   function schedulePump(): void {
-    if (pumpScheduled || busy) return;
+    if (pumpScheduled || inFlight >= o.maxConcurrentExports) return;
     pumpScheduled = true;
     setImmediate(pumpTask);
   }
@@ -207,16 +211,17 @@ export function createMonitor(options: MonitorOptions): Monitor {
     pump();
   }
   function pump(): void {
-    if (busy) return;
-    const batch = buffer.take();
-    if (batch === undefined) return;
-    busy = true;
-    try {
-      recordLatencies(batch);
-      exporter.send(batch);
-    } catch (e) {
-      warnOnce('send', `could not hand a batch to the exporter: ${(e as Error).message}`);
-      onPipelineMessage({ type: 'done', seq: batch.seq, records: countRows(batch), exported: 0, failed: countRows(batch), retries: 0 });
+    while (inFlight < o.maxConcurrentExports) {
+      const batch = buffer.take();
+      if (batch === undefined) return;
+      inFlight++;
+      try {
+        recordLatencies(batch);
+        exporter.send(batch);
+      } catch (e) {
+        warnOnce('send', `could not hand a batch to the exporter: ${(e as Error).message}`);
+        onPipelineMessage({ type: 'done', seq: batch.seq, records: countRows(batch), exported: 0, failed: countRows(batch), retries: 0 });
+      }
     }
   }
   function onPipelineMessage(m: PipelineMessage): void {
@@ -224,7 +229,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       warnOnce(m.kind, m.message);
       return;
     }
-    busy = false;
+    inFlight--;
     if (buffer.release(m.seq)) {
       stats.exported += m.exported;
       stats.failed += m.failed;
@@ -251,7 +256,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       try {
         for (;;) {
           buffer.sealAll();
-          if (buffer.pending === 0 && !busy) break;
+          if (buffer.pending === 0 && inFlight === 0) break;
           const idle = new Promise<void>((r) => idleWaiters.push(r));
           pump();
           if (expired) await Promise.race([idle, expired]);
@@ -279,7 +284,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         exporter.setDeadline(deadline);
         await flush(deadline - Date.now());
         // Past the deadline, the pipeline aborts its request: give its answer a moment to arrive.
-        if (busy) await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 100))]);
+        if (inFlight > 0) await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 100))]);
         // Whatever is still buffered or in flight will not be delivered.
         const lost = buffer.discard();
         if (lost > 0) {

@@ -97,9 +97,10 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   const guard = new CardinalityGuard({ maxModels: config.maxModels ?? 1000, maxFeaturesPerModel: config.maxFeaturesPerModel ?? 2000 });
   await guard.load(store.client);
   const spool = new Spool(config.spoolDir ?? join(config.dataDir, 'spool'), config.spoolMaxBytes ?? 1024 ** 3);
-  const writer = new Writer(store.client, {
+  const writer = new Writer(store, {
     spool,
     log,
+    maxInFlight: store.kind === 'embedded' ? 1 : 3,
     // A server merges concurrent small inserts itself; waiting keeps "acknowledged = stored".
     insertSettings: store.kind === 'server' ? { async_insert: 1, wait_for_async_insert: 1 } : undefined,
     onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),

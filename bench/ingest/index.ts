@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../collector/main.js';
 import { queryRows } from '../../collector/store/client.js';
-import { predictionLines } from '../../collector/store/writer.js';
+import { insertBlocks } from '../../collector/store/writer.js';
+import { encodePredictions } from '../../collector/store/rowbinary.js';
 import type { PredictionRow } from '../../collector/ingest/records.js';
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 15);
@@ -21,8 +22,10 @@ const LOADERS = Number(process.env.BENCH_INGEST_LOADERS ?? 2);
 const OFFERED = Number(process.env.BENCH_INGEST_RATE ?? 100_000);
 // Records per export request (the SDK's default when unset).
 const BATCH = process.env.BENCH_INGEST_BATCH ?? '';
+// gzip request bodies (the SDK's default); BENCH_INGEST_GZIP=false for a collector on the same host.
+const GZIP = process.env.BENCH_INGEST_GZIP ?? 'true';
 const RAW_ROWS = 200_000;
-const RAW_BATCH = 10_000;
+const RAW_BATCH = 50_000; // the writer's largest insert
 
 function rows(n: number, model: string): PredictionRow[] {
   const now = Date.now();
@@ -69,12 +72,10 @@ async function main() {
   try {
     // Baseline: the same rows, inserted straight into the same table through the same client.
     const raw = rows(RAW_ROWS, 'bench-raw');
-    const payloads: string[] = [];
-    for (let i = 0; i < raw.length; i += RAW_BATCH) {
-      payloads.push(predictionLines(raw.slice(i, i + RAW_BATCH)).join('\n')); // the writer's own lines
-    }
+    const blocks = [];
+    for (let i = 0; i < raw.length; i += RAW_BATCH) blocks.push(encodePredictions(raw.slice(i, i + RAW_BATCH))); // the writer's own rows
     let t = performance.now();
-    for (const p of payloads) await client.command({ query: `INSERT INTO predictions FORMAT JSONEachRow\n${p}` });
+    for (const b of blocks) await insertBlocks(collector.store, 'predictions', [b]);
     const rawSeconds = (performance.now() - t) / 1000;
     const rawRate = RAW_ROWS / rawSeconds;
 
@@ -86,7 +87,7 @@ async function main() {
     const results = await Promise.all(
       Array.from({ length: LOADERS }, (_, w) =>
         new Promise<Record<string, number>>((resolve, reject) => {
-          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), '--gzip', GZIP, ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
           let out = '';
           child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
           child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));

@@ -38,12 +38,38 @@ function anyValue(r: Reader, stop: number): AttrVal {
   return v;
 }
 
+// Attribute keys repeat on every record: a key's string is kept by a hash of its bytes, so the
+// common case reads no UTF-8 and allocates nothing (the bytes are compared, never trusted to the hash).
+const keys = new Map<number, { bytes: Uint8Array; key: string }>();
+function keyString(r: Reader): string {
+  const len = r.uint32();
+  const start = r.pos;
+  const stop = start + len;
+  if (stop > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
+  const buf = r.buf;
+  let h = 0x811c9dc5 ^ len;
+  for (let i = start; i < stop; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  const hit = keys.get(h);
+  if (hit !== undefined && hit.bytes.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) if (hit.bytes[i] !== buf[start + i]) { same = false; break; }
+    if (same) {
+      r.pos = stop;
+      return hit.key;
+    }
+  }
+  const key = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('utf8');
+  r.pos = stop;
+  if (hit === undefined && keys.size < 10_000) keys.set(h, { bytes: new Uint8Array(buf.subarray(start, stop)), key }); // a copy: the body is not kept
+  return key;
+}
+
 function keyValue(r: Reader, stop: number, into: Attrs): void {
   let key: string | undefined;
   let value: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag >>> 3 === 1) key = r.string();
+    if (tag >>> 3 === 1) key = keyString(r);
     else if (tag >>> 3 === 2) value = anyValue(r, end(r));
     else r.skipType(tag & 7);
   }

@@ -1,8 +1,10 @@
 // One ClickHouse client API for both stores: a server when CLICKHOUSE_URL is set, otherwise the
 // embedded engine (chDB) persisted in a data directory. Everything above this file is identical.
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import type { TableSpec } from './rowbinary.js';
 
 export interface StoreOptions {
   /** ClickHouse server URL (e.g. http://user:pass@host:8123/db); unset means embedded. */
@@ -11,11 +13,17 @@ export interface StoreOptions {
   dataDir: string;
 }
 
+/** Inserts RowBinary rows (see rowbinary.ts) into a table. */
+export type RowBinaryInsert = (table: TableSpec, data: Buffer[], settings?: Record<string, string | number>) => Promise<void>;
+
 export interface Store {
   client: ClickHouseClient;
   kind: 'server' | 'embedded';
+  insertRowBinary: RowBinaryInsert;
   close(): Promise<void>;
 }
+
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.url) {
@@ -23,14 +31,46 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       url: opts.url,
       clickhouse_settings: { date_time_input_format: 'best_effort' },
     });
-    return { client, kind: 'server', close: () => client.close() };
+    // The rows are the HTTP body of `INSERT ... FORMAT RowBinary`.
+    const insertRowBinary: RowBinaryInsert = async (table, data, settings) => {
+      const r = await client.exec({
+        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) FORMAT RowBinary`,
+        values: Readable.from(data),
+        clickhouse_settings: settings,
+      });
+      r.stream.resume();
+    };
+    return { client, kind: 'server', insertRowBinary, close: () => client.close() };
   }
   const dir = resolve(opts.dataDir);
   mkdirSync(dir, { recursive: true });
   // Loaded lazily: a server deployment never pays for the embedded engine's 500 MB library.
   const { createChdbConnection } = await import('chdb/connection');
   const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
-  return { client, kind: 'embedded', close: () => client.close() };
+  // The embedded engine takes a statement as text, which cannot carry binary rows: they are written
+  // to a staging file the engine reads with file() (page cache; deleted once inserted).
+  const staging = join(dir, 'staging');
+  rmSync(staging, { recursive: true, force: true }); // leftovers of a crash were never acknowledged
+  mkdirSync(staging, { recursive: true });
+  let seq = 0;
+  const insertRowBinary: RowBinaryInsert = async (table, data) => {
+    const file = join(staging, `${process.pid}-${seq++}.rowbinary`);
+    const fd = openSync(file, 'w');
+    try {
+      writevSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      const structure = table.columns.map(([name, type]) => `${name} ${type}`).join(', ');
+      await client.command({
+        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(structure)})`,
+      });
+    } finally {
+      rmSync(file, { force: true });
+    }
+  };
+  return { client, kind: 'embedded', insertRowBinary, close: () => client.close() };
 }
 
 /** Run a SELECT and return its rows as objects. */

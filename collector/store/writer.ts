@@ -1,90 +1,32 @@
 // The ClickHouse writer. Requests hand their rows to `write()`, which resolves only once the rows
 // are in ClickHouse or in the fsync'd disk spool: that is when the receiver acknowledges. Rows of
-// concurrent requests are coalesced into one insert per table (flushed by size or interval).
-// Failures are classified: a data error splits the batch to isolate and drop the bad rows
-// (counted); anything else (connection refused, store closed, timeouts) spools the batch, and
-// the spool is replayed in order when ClickHouse answers again.
+// concurrent requests are coalesced into one insert per table (RowBinary, see rowbinary.ts), flushed
+// by size or interval. Failures are classified: a data error splits the batch to isolate and drop
+// the bad rows (counted); anything else (connection refused, store closed, timeouts) spools the
+// batch, and the spool is replayed in order when ClickHouse answers again.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { LabelRow, PredictionRow } from '../ingest/records.js';
+import type { RowBinaryInsert, Store } from './client.js';
+import { encodeLabels, encodeMetricPoints, encodePredictions, joinBlocks, rowCount, splitRows, TABLES, type Block, type TableName } from './rowbinary.js';
 import type { MetricPointRow } from '../ingest/otlp-metrics.js';
 import type { Spool } from './spool.js';
-
-function f(v: number): number | string {
-  if (Number.isFinite(v)) return v;
-  if (Number.isNaN(v)) return 'nan'; // JSONEachRow reads NaN/Inf only as strings; null would become 0
-  return v > 0 ? 'inf' : '-inf';
-}
 
 /** Epoch milliseconds as the decimal seconds DateTime64(3) parses exactly. */
 export function tsText(ms: number): string {
   return (ms / 1000).toFixed(3);
 }
 
-type InsertRow = Record<string, unknown>;
-
-// JSON text of a float as JSONEachRow reads it.
-function fj(v: number): string {
-  if (Number.isFinite(v)) return String(v);
-  return Number.isNaN(v) ? '"nan"' : v > 0 ? '"inf"' : '"-inf"';
-}
-
-const quoted = new Map<string, string>();
-// Feature and model names repeat on every row: their JSON form is computed once.
-function q(s: string): string {
-  let t = quoted.get(s);
-  if (t === undefined) {
-    t = JSON.stringify(s);
-    if (quoted.size < 100_000) quoted.set(s, t);
-  }
-  return t;
-}
-
-function numMap(m: Record<string, number>): string {
-  let out = '{';
-  for (const k in m) out += (out.length > 1 ? ',' : '') + q(k) + ':' + fj(m[k]);
-  return out + '}';
-}
-
-function strMap(m: Record<string, string>): string {
-  let out = '{';
-  for (const k in m) out += (out.length > 1 ? ',' : '') + q(k) + ':' + JSON.stringify(m[k]);
-  return out + '}';
-}
-
-/** One JSONEachRow line per prediction, written directly (no intermediate objects). */
-export function predictionLines(rows: PredictionRow[]): string[] {
-  return rows.map(
-    (r) =>
-      `{"model":${q(r.model)},"version":${q(r.version)},"ts":"${tsText(r.ts)}","id":${JSON.stringify(r.id)},` +
-      `"prediction":${JSON.stringify(r.prediction)},"prediction_num":${fj(r.predictionNum)},"score":${fj(r.score)},` +
-      `"latency_ms":${fj(r.latencyMs)},"num":${numMap(r.num)},"cat":${strMap(r.cat)},"segment":${strMap(r.segment)}}`,
-  );
-}
-
-export function labelValues(rows: LabelRow[]): InsertRow[] {
-  return rows.map((r) => ({ model: r.model, id: r.id, ts: tsText(r.ts), label: r.label }));
-}
-
-export function metricValues(rows: MetricPointRow[]): InsertRow[] {
-  return rows.map((r) => ({
-    metric: r.metric, kind: r.kind, model: r.model, version: r.version, ts: tsText(r.ts), start_ts: tsText(r.startTs),
-    temporality: r.temporality, monotonic: r.monotonic, value: f(r.value), count: r.count, sum: f(r.sum),
-    bounds: r.bounds.map(f), buckets: r.buckets, attributes: r.attributes,
-  }));
-}
-
 /** What one request hands to the writer. */
 export interface WriteBatch { predictions?: PredictionRow[]; labels?: LabelRow[]; metrics?: MetricPointRow[] }
 
-/** One INSERT of JSONEachRow lines, as the writer sends them (also used directly by tests and benches). */
-export async function insertLines(client: ClickHouseClient, table: string, lines: string[], settings?: Record<string, string | number>): Promise<void> {
-  if (lines.length === 0) return;
-  // The lines travel inline after the INSERT head (for a server: in the HTTP body).
-  await client.command({ query: `INSERT INTO ${table} FORMAT JSONEachRow\n${lines.join('\n')}`, clickhouse_settings: settings });
+/** One insert of encoded rows, as the writer sends them (also used directly by tests and benches). */
+export async function insertBlocks(store: Pick<Store, 'insertRowBinary'>, table: TableName, blocks: Block[], settings?: Record<string, string | number>): Promise<void> {
+  if (rowCount(blocks) === 0) return;
+  await store.insertRowBinary(TABLES[table], blocks.map((b) => b.data), settings);
 }
 
-export const insertPredictions = (client: ClickHouseClient, rows: PredictionRow[]) => insertLines(client, 'predictions', predictionLines(rows));
-export const insertLabels = (client: ClickHouseClient, rows: LabelRow[]) => insertLines(client, 'labels', labelValues(rows).map((r) => JSON.stringify(r)));
+export const insertPredictions = (store: Store, rows: PredictionRow[]) => insertBlocks(store, 'predictions', [encodePredictions(rows)]);
+export const insertLabels = (store: Store, rows: LabelRow[]) => insertBlocks(store, 'labels', [encodeLabels(rows)]);
 
 /** Thrown by write() when the writer cannot take more (queue and spool full): answer 503 + Retry-After. */
 export class Backpressure extends Error {}
@@ -97,10 +39,45 @@ function isDataError(e: unknown): boolean {
   return Number.isInteger(code) && DATA_ERRORS.has(code);
 }
 
-/** JSONEachRow lines per table. */
-interface Tables { predictions: string[]; labels: string[]; metric_points: string[] }
+/** Encoded rows per table. */
+type Tables = Record<TableName, Block[]>;
+const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 const emptyTables = (): Tables => ({ predictions: [], labels: [], metric_points: [] });
 interface Waiter { resolve(): void; reject(e: Error): void }
+
+// A spooled batch: this magic line, a JSON header line naming each table's rows and bytes, then per
+// table the rows' end offsets (UInt32 LE) and the RowBinary bytes.
+const SPOOL_MAGIC = 'driftwatch-spool rowbinary 1\n';
+
+export function spoolPayload(t: Tables): Buffer {
+  const parts: Buffer[] = [];
+  const header: { table: TableName; rows: number; bytes: number }[] = [];
+  for (const k of TABLE_NAMES) {
+    if (t[k].length === 0) continue;
+    const b = joinBlocks(t[k]);
+    header.push({ table: k, rows: b.ends.length, bytes: b.data.length });
+    parts.push(Buffer.from(Uint32Array.from(b.ends).buffer), b.data);
+  }
+  return Buffer.concat([Buffer.from(SPOOL_MAGIC + JSON.stringify(header) + '\n'), ...parts]);
+}
+
+/** The tables of a spooled batch; `legacy` for a batch spooled by 0.1.0 (JSONEachRow lines). */
+export function readSpoolPayload(payload: Buffer): { tables: Tables } | { legacy: Record<string, string[]> } {
+  if (!payload.subarray(0, SPOOL_MAGIC.length).equals(Buffer.from(SPOOL_MAGIC))) {
+    return { legacy: JSON.parse(payload.toString()) as Record<string, string[]> };
+  }
+  const nl = payload.indexOf(10, SPOOL_MAGIC.length);
+  const header = JSON.parse(payload.subarray(SPOOL_MAGIC.length, nl).toString()) as { table: TableName; rows: number; bytes: number }[];
+  const tables = emptyTables();
+  let at = nl + 1;
+  for (const h of header) {
+    const ends = Array.from({ length: h.rows }, (_, i) => payload.readUInt32LE(at + 4 * i));
+    at += 4 * h.rows;
+    tables[h.table] = [{ data: payload.subarray(at, at + h.bytes), ends }];
+    at += h.bytes;
+  }
+  return { tables };
+}
 
 export interface WriterOptions {
   spool: Spool;
@@ -112,7 +89,10 @@ export interface WriterOptions {
   flushIntervalMs?: number;
   /** Settings sent with every insert (on a server: async inserts, waited for before the ack). */
   insertSettings?: Record<string, string | number>;
-  /** Inserts in flight at once while ClickHouse is healthy (default 3). */
+  /**
+   * Inserts in flight at once while ClickHouse is healthy (default 3). The embedded engine runs one
+   * statement at a time, so there 1 is right: rows queue up meanwhile and go in one larger insert.
+   */
   maxInFlight?: number;
   /** How often the spool is retried while ClickHouse is unavailable. */
   replayIntervalMs?: number;
@@ -121,8 +101,12 @@ export interface WriterOptions {
   onDrop?: (table: string, rows: number, reason: string) => void;
 }
 
+/** The writer's view of the store: where rows go, and the client for a 0.1.0 spool's replay. */
+export type WriterStore = { insertRowBinary: RowBinaryInsert; client: ClickHouseClient };
+
 export class Writer {
   private queue: Tables = emptyTables();
+  private queued = 0;
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight = new Set<Promise<void>>();
@@ -134,40 +118,38 @@ export class Writer {
   spooledBatches = 0;
   replayedBatches = 0;
 
-  constructor(private client: ClickHouseClient, private readonly o: WriterOptions) {
+  constructor(private store: WriterStore, private readonly o: WriterOptions) {
     this.degraded = o.spool.length > 0;
     this.replayTimer = setInterval(() => void this.replay(), o.replayIntervalMs ?? 1000);
     this.replayTimer.unref();
   }
 
-  /** Replaces the client (after a reconnect); the spool replays through the new one. */
-  setClient(client: ClickHouseClient): void {
-    this.client = client;
+  /** Replaces the store (after a reconnect); the spool replays through the new one. */
+  setStore(store: WriterStore): void {
+    this.store = store;
   }
 
   get queuedRows(): number {
-    return this.queue.predictions.length + this.queue.labels.length + this.queue.metric_points.length;
+    return this.queued;
   }
 
   write(batch: WriteBatch): Promise<void> {
     const rows = (batch.predictions?.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
     if (rows === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Backpressure('collector is shutting down'));
-    if (this.queuedRows + rows > (this.o.maxQueueRows ?? 200_000)) {
+    if (this.queued + rows > (this.o.maxQueueRows ?? 200_000)) {
       return Promise.reject(new Backpressure('ingest queue is full'));
     }
     if (this.degraded && !this.o.spool.hasRoomFor(rows * 200)) {
       return Promise.reject(new Backpressure('ClickHouse is unavailable and the spool is full'));
     }
-    // Converted now, so a spooled batch is stored exactly as it would have been inserted.
-    const append = (into: string[], lines: string[]) => {
-      for (const l of lines) into.push(l); // not push(...lines): large batches would overflow the stack
-    };
-    if (batch.predictions) append(this.queue.predictions, predictionLines(batch.predictions));
-    if (batch.labels) append(this.queue.labels, labelValues(batch.labels).map((r) => JSON.stringify(r)));
-    if (batch.metrics) append(this.queue.metric_points, metricValues(batch.metrics).map((r) => JSON.stringify(r)));
+    // Encoded now, so a spooled batch is stored exactly as it would have been inserted.
+    if (batch.predictions?.length) this.queue.predictions.push(encodePredictions(batch.predictions));
+    if (batch.labels?.length) this.queue.labels.push(encodeLabels(batch.labels));
+    if (batch.metrics?.length) this.queue.metric_points.push(encodeMetricPoints(batch.metrics));
+    this.queued += rows;
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    if (this.queuedRows >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
+    if (this.queued >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
     else this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.pump();
@@ -182,7 +164,7 @@ export class Writer {
       this.timer = undefined;
     }
     this.pump();
-    while (this.inflight.size > 0 || this.queuedRows > 0) {
+    while (this.inflight.size > 0 || this.queued > 0) {
       await Promise.race(this.inflight);
       this.pump();
     }
@@ -192,25 +174,26 @@ export class Writer {
   // meanwhile, so batches grow with load); while degraded, one at a time keeps the spool in order.
   private pump(): void {
     const max = this.degraded ? 1 : (this.o.maxInFlight ?? 3);
-    while (this.queuedRows > 0 && this.inflight.size < max) {
+    while (this.queued > 0 && this.inflight.size < max) {
       const tables = this.queue;
       const waiters = this.waiters;
       this.queue = emptyTables();
+      this.queued = 0;
       this.waiters = [];
-      const p: Promise<void> = this.store(tables)
+      const p: Promise<void> = this.storeTables(tables)
         .then(
           () => waiters.forEach((w) => w.resolve()),
           (e: Error) => waiters.forEach((w) => w.reject(e)),
         )
         .finally(() => {
           this.inflight.delete(p);
-          if (this.queuedRows > 0 && !this.timer) this.pump();
+          if (this.queued > 0 && !this.timer) this.pump();
         });
       this.inflight.add(p);
     }
   }
 
-  private async store(t: Tables): Promise<void> {
+  private async storeTables(t: Tables): Promise<void> {
     if (!this.degraded) {
       try {
         await this.insertTables(t);
@@ -220,34 +203,32 @@ export class Writer {
         this.o.log?.('store_unavailable', { error: (e as Error).message, action: 'spooling' });
       }
     }
-    const payload = Buffer.from(JSON.stringify(t));
-    if (!this.o.spool.append(payload)) throw new Backpressure('ClickHouse is unavailable and the spool is full');
+    if (!this.o.spool.append(spoolPayload(t))) throw new Backpressure('ClickHouse is unavailable and the spool is full');
     this.spooledBatches++;
   }
 
   private async insertTables(t: Tables): Promise<void> {
-    await this.insertRows('predictions', t.predictions);
-    await this.insertRows('labels', t.labels);
-    await this.insertRows('metric_points', t.metric_points ?? []);
+    for (const k of TABLE_NAMES) await this.insertRows(k, t[k]);
   }
 
   // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
-  private async insertRows(table: string, rows: string[]): Promise<void> {
-    if (rows.length === 0) return;
+  private async insertRows(table: TableName, blocks: Block[]): Promise<void> {
+    const rows = rowCount(blocks);
+    if (rows === 0) return;
     const start = performance.now();
     try {
-      await insertLines(this.client, table, rows, this.o.insertSettings);
-      this.o.onInsert?.(table, rows.length, performance.now() - start);
+      await insertBlocks(this.store, table, blocks, this.o.insertSettings);
+      this.o.onInsert?.(table, rows, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;
-      if (rows.length === 1) {
+      if (rows === 1) {
         this.o.onDrop?.(table, 1, (e as Error).message);
         this.o.log?.('row_dropped', { table, error: (e as Error).message.slice(0, 300) });
         return;
       }
-      const half = rows.length >> 1;
-      await this.insertRows(table, rows.slice(0, half));
-      await this.insertRows(table, rows.slice(half));
+      const [first, second] = splitRows(blocks);
+      await this.insertRows(table, first);
+      await this.insertRows(table, second);
     }
   }
 
@@ -259,7 +240,13 @@ export class Writer {
       for (;;) {
         const next = this.o.spool.peek();
         if (!next) break;
-        await this.insertTables(JSON.parse(next.payload.toString()) as Tables);
+        const batch = readSpoolPayload(next.payload);
+        if ('tables' in batch) await this.insertTables(batch.tables);
+        else {
+          for (const [table, lines] of Object.entries(batch.legacy)) {
+            if (lines.length > 0) await this.store.client.command({ query: `INSERT INTO ${TABLES[table as TableName].name} FORMAT JSONEachRow\n${lines.join('\n')}` });
+          }
+        }
         this.o.spool.remove(next.entry);
         this.replayedBatches++;
       }

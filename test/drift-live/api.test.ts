@@ -28,8 +28,8 @@ describe('baseline API', () => {
 
   beforeAll(async () => {
     c = await startTestCollector({ baselineRows: 1_000_000 });
-    await insertPredictions(c.store.client, ref);
-    await insertPredictions(c.store.client, rows('v1', now - 40 * MIN, 6000, 1));
+    await insertPredictions(c.store, ref);
+    await insertPredictions(c.store, rows('v1', now - 40 * MIN, 6000, 1));
   });
   afterAll(async () => c?.close());
 
@@ -79,7 +79,7 @@ describe('baseline API', () => {
   });
 
   it('serves drift against an uploaded reference', async () => {
-    await insertPredictions(c.store.client, rows('u-csv', now - 30 * MIN, 3000, 0));
+    await insertPredictions(c.store, rows('u-csv', now - 30 * MIN, 3000, 0));
     const res = await api('/drift?window=1h&version=u-csv&method=jensenshannon');
     const body = (await res.json()) as { versions: { baseline: { from: null }; columns: { column: string; statistic: number }[] }[] };
     expect(body.versions[0].baseline.from).toBeNull();

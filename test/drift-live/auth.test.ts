@@ -16,7 +16,7 @@ describe('baseline routes and API keys', () => {
   const now = Date.now();
   beforeAll(async () => {
     c = await startTestCollector({ apiKeys: parseKeys(JSON.stringify(KEYS), 'test'), baselineRows: 1_000_000 });
-    await insertPredictions(c.store.client, Array.from({ length: 200 }, (_, i) => ({
+    await insertPredictions(c.store, Array.from({ length: 200 }, (_, i) => ({
       model: 'm', version: 'v', ts: now - 600_000 + i * 1000, id: String(i), prediction: '', predictionNum: i % 2, score: NaN, latencyMs: NaN,
       num: { x: i }, cat: {}, segment: { s: i % 2 ? 'a' : 'b' },
     })));

@@ -42,7 +42,7 @@ function rows(model: string, version: string, from: number, to: number, count: n
 }
 
 async function insert(s: Store, rs: PredictionRow[]) {
-  for (let k = 0; k < rs.length; k += 2000) await insertPredictions(s.client, rs.slice(k, k + 2000));
+  for (let k = 0; k < rs.length; k += 2000) await insertPredictions(s, rs.slice(k, k + 2000));
 }
 
 function rawReport(s: Store, b: Baseline, fromMs: number, toMs: number, method: Method | 'auto'): Promise<DriftReport> {

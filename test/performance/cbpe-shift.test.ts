@@ -57,8 +57,8 @@ describe('CBPE tracks the realized metric under covariate shift', () => {
     await migrate(store.client, { retentionDays: 30 });
     engine = new PerformanceEngine(store.client);
     const { predictions, labels } = generate();
-    await insertPredictions(store.client, predictions);
-    await insertLabels(store.client, labels);
+    await insertPredictions(store, predictions);
+    await insertLabels(store, labels);
   });
   afterAll(async () => {
     await store?.close();

@@ -91,12 +91,12 @@ describe('performance metrics against numpy/scipy golden values', () => {
     await migrate(store.client, { retentionDays: 30 });
     engine = new PerformanceEngine(store.client);
     for (const c of fx.cases) {
-      await insertPredictions(store.client, c.predictions.map((p) => toRow(c, p)));
+      await insertPredictions(store, c.predictions.map((p) => toRow(c, p)));
       // Labels in two batches, out of order: the correction (later ts) arrives first.
       const labels = c.labels.map((l) => ({ model: c.model, id: l.id, ts: BASE + l.t, label: l.label }));
-      await insertLabels(store.client, labels.filter((_, i) => i % 2 === 1));
-      await insertLabels(store.client, labels.filter((_, i) => i % 2 === 0));
-      if (c.duplicates.length > 0) await insertPredictions(store.client, c.duplicates.map((p) => toRow(c, p)));
+      await insertLabels(store, labels.filter((_, i) => i % 2 === 1));
+      await insertLabels(store, labels.filter((_, i) => i % 2 === 0));
+      if (c.duplicates.length > 0) await insertPredictions(store, c.duplicates.map((p) => toRow(c, p)));
     }
   });
   afterAll(async () => {

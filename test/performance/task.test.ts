@@ -36,8 +36,8 @@ describe('task rule', () => {
         model, version: 'v1', ts: NOW + i, id: `${model}-${i}`, prediction: String(p), predictionNum: typeof p === 'number' ? p : NaN,
         score: NaN, latencyMs: NaN, num: {}, cat: {}, segment: {},
       }));
-      await insertPredictions(store.client, rows);
-      await insertLabels(store.client, pairs.map(([, l], i) => ({ model, id: `${model}-${i}`, ts: NOW + 1000 + i, label: l })));
+      await insertPredictions(store, rows);
+      await insertLabels(store, pairs.map(([, l], i) => ({ model, id: `${model}-${i}`, ts: NOW + 1000 + i, label: l })));
     }
   });
   afterAll(async () => {
@@ -89,7 +89,7 @@ describe('task rule', () => {
   });
 
   it('a version without any label: coverage 0, every metric null, no baseline, stored', async () => {
-    await insertPredictions(store.client, [{
+    await insertPredictions(store, [{
       model: 'unlabelled', version: 'v1', ts: Date.now() - 1000, id: 'u1', prediction: '1', predictionNum: 1,
       score: 0.9, latencyMs: NaN, num: {}, cat: {}, segment: {},
     }]);
@@ -102,20 +102,20 @@ describe('task rule', () => {
 
   it('a late label for the baseline window is seen at once (the reused baseline side is invalidated)', async () => {
     const t = Date.now() - 10_000;
-    await insertPredictions(store.client, [0, 1, 2, 3].map((i) => ({
+    await insertPredictions(store, [0, 1, 2, 3].map((i) => ({
       model: 'late-baseline', version: 'v1', ts: t + i, id: `lb${i}`, prediction: String(i % 2), predictionNum: i % 2,
       score: i % 2 ? 0.8 : 0.2, latencyMs: NaN, num: {}, cat: {}, segment: {},
     })));
-    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb0', ts: t + 100, label: '0' }]);
+    await insertLabels(store, [{ model: 'late-baseline', id: 'lb0', ts: t + 100, label: '0' }]);
     const q = { model: 'late-baseline', version: 'v1', windowMs: 60_000, range: { fromMs: t, toMs: t + 10 }, baseline: { fromMs: t, toMs: t + 10 } };
     const before = (await engine.computeVersion(q))!;
     expect(before.baseline!.labelled).toBe(1);
-    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb1', ts: t + 200, label: '0' }]);
+    await insertLabels(store, [{ model: 'late-baseline', id: 'lb1', ts: t + 200, label: '0' }]);
     const after = (await engine.computeVersion(q))!;
     expect(after.baseline!.labelled).toBe(2);
     expect(after.segments[0].metrics.find((m) => m.metric === 'accuracy')).toMatchObject({ value: 0.5, baseline: 0.5, drop: 0 });
     // A replaced label is a new label row too.
-    await insertLabels(store.client, [{ model: 'late-baseline', id: 'lb1', ts: t + 300, label: '1' }]);
+    await insertLabels(store, [{ model: 'late-baseline', id: 'lb1', ts: t + 300, label: '1' }]);
     expect((await engine.computeVersion(q))!.segments[0].metrics.find((m) => m.metric === 'accuracy')!.baseline).toBe(1);
   });
 

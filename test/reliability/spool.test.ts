@@ -62,7 +62,7 @@ describe('ClickHouse unavailable', () => {
 
     // The store returns: the spool replays, readiness recovers, every acknowledged row is stored once.
     reopened = await openStore({ dataDir });
-    c.writer.setClient(reopened.client);
+    c.writer.setStore(reopened);
     await waitFor(async () => (await fetch(`${c.url}/readyz`)).status === 200, 20_000);
     expect(readdirSync(spoolDir).filter((f) => f.endsWith('.batch'))).toEqual([]);
     const rows = await queryRows<{ id: string; n: string }>(reopened.client, "SELECT id, count() AS n FROM predictions WHERE model = 'spool' GROUP BY id");

@@ -57,7 +57,7 @@ describe('signals on ClickHouse', () => {
     store = await openStore({ dataDir: join(mkdtempSync(join(tmpdir(), 'signals-')), 'data') });
     await migrate(store.client, { retentionDays: 30 });
     const h = 3_600_000;
-    await insertPredictions(store.client, [
+    await insertPredictions(store, [
       ...rows('credit-risk', 'v1', 1000, NOW - 2 * h, NOW - h, false, 1), // baseline
       ...rows('credit-risk', 'v1', 600, NOW - 9 * 60_000, NOW - 1000, true, 2), // drifted current window
       ...rows('credit-risk', 'v2', 20, NOW - 5 * h, NOW - 4 * h, false, 3), // silent for 4h
@@ -73,8 +73,8 @@ describe('signals on ClickHouse', () => {
       })).map((r, i) => Object.assign(r, { wrong: wrongEvery(i) }));
     const base = perf(NOW - 2 * h, (i) => i % 20 === 0, 'b');
     const cur = perf(NOW - 9 * 60_000, (i) => i % 10 < 3, 'c');
-    await insertPredictions(store.client, [...base, ...cur]);
-    await insertLabels(store.client, [...base, ...cur].map((r) => ({
+    await insertPredictions(store, [...base, ...cur]);
+    await insertLabels(store, [...base, ...cur].map((r) => ({
       model: r.model, id: r.id, ts: r.ts + 1000, label: String((r as unknown as { wrong: boolean }).wrong ? 1 - r.predictionNum : r.predictionNum),
     })));
     drift = new LiveDrift(store.client, { baselineRows: 1000 });

@@ -24,7 +24,7 @@ describe('per-minute rollups', () => {
       });
     }
     // Several inserts, so rollup rows of one minute come from several blocks.
-    for (let k = 0; k < rows.length; k += 700) await insertPredictions(s.client, rows.slice(k, k + 700));
+    for (let k = 0; k < rows.length; k += 700) await insertPredictions(s, rows.slice(k, k + 700));
   });
   afterAll(async () => s?.close());
 
