@@ -4,7 +4,7 @@
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
 import protobuf from 'protobufjs';
 import { BadRequest } from './body.js';
-import { FieldError, MISSING, recordToRow, UNSUPPORTED, type Attrs, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import { Attrs, FieldError, MISSING, recordToRow, UNSUPPORTED, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
 import type { DecodedBatch } from './records.js';
 
 type Reader = protobuf.Reader;
@@ -77,7 +77,7 @@ function keyValue(r: Reader, stop: number, into: Attrs): void {
 }
 
 function resource(r: Reader, stop: number): Attrs {
-  const attrs: Attrs = new Map();
+  const attrs = new Attrs();
   while (r.pos < stop) {
     const tag = r.uint32();
     if (tag >>> 3 === 1) keyValue(r, end(r), attrs);
@@ -89,7 +89,7 @@ function resource(r: Reader, stop: number): Attrs {
 const nanosToMs = (n: number) => (n > 0 ? Math.floor(n / 1e6) : undefined);
 
 function logRecord(r: Reader, stop: number): RecordView {
-  const view: RecordView = { eventName: '', attrs: new Map() };
+  const view: RecordView = { eventName: '', attrs: new Attrs() };
   while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -118,7 +118,7 @@ export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.
       const rlEnd = end(r);
       // Records are read as they come; the resource may follow them on the wire, so rows are
       // built once the whole ResourceLogs is read.
-      let res: Attrs = new Map();
+      let res = new Attrs();
       const pending: { view: RecordView; path: string }[] = [];
       let si = 0;
       while (r.pos < rlEnd) {

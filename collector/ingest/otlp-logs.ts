@@ -27,7 +27,23 @@ export class Invalid {
   constructor(readonly reason: string) {}
 }
 
-export type Attrs = Map<string, AttrVal>;
+/**
+ * A record's (or resource's) attributes in arrival order. Two arrays rather than a Map: a Map per
+ * record, rehashed as it grows, was most of the decoder's garbage. Lookups scan from the end, so a
+ * repeated key reads its last value (as a Map would).
+ */
+export class Attrs {
+  readonly keys: string[] = [];
+  readonly vals: AttrVal[] = [];
+  set(key: string, v: AttrVal): void {
+    this.keys.push(key);
+    this.vals.push(v);
+  }
+  get(key: string): AttrVal | undefined {
+    for (let i = this.keys.length - 1; i >= 0; i--) if (this.keys[i] === key) return this.vals[i];
+    return undefined;
+  }
+}
 
 export interface RecordView {
   eventName: string;
@@ -85,7 +101,7 @@ export const UNSUPPORTED = {
 };
 
 function jsonAttrs(attrs: KeyValue[] | undefined, where: string): Attrs {
-  const m: Attrs = new Map();
+  const m = new Attrs();
   if (attrs === undefined) return m;
   if (!Array.isArray(attrs)) throw new FieldError(`${where}.attributes`, 'must be an array');
   attrs.forEach((kv, i) => {
@@ -150,27 +166,47 @@ function attrPath(path: string, key: string): string {
   return `${path}.attributes["${key}"]`;
 }
 
-function checked(v: AttrVal, field: string, limits: Limits): AttrVal {
-  if (v instanceof Invalid) throw new FieldError(field, v.reason);
+// The resource's errors point at the resource (a record path without its scope and record part).
+const resourcePath = (path: string) => path.replace(/\.scopeLogs.*$/, '.resource');
+
+// Field paths are built only for an error: building one per attribute was most of the garbage.
+function checked(v: AttrVal, path: string, key: string, limits: Limits): AttrVal {
+  if (v instanceof Invalid) throw new FieldError(attrPath(path, key), v.reason);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings skip the byte count.
   if (typeof v === 'string' && v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v) > limits.maxStringBytes) {
-    throw new FieldError(field, `string longer than ${limits.maxStringBytes} bytes`);
+    throw new FieldError(attrPath(path, key), `string longer than ${limits.maxStringBytes} bytes`);
   }
   return v;
 }
 
-function text(attrs: Attrs, key: string, path: string, limits: Limits): string | undefined {
-  const v = attrs.get(key);
+function textOf(v: AttrVal | undefined, path: string, key: string, limits: Limits): string | undefined {
   if (v === undefined) return undefined;
-  const c = checked(v, attrPath(path, key), limits);
+  const c = checked(v, path, key, limits);
   if (c === MISSING) return undefined;
   return typeof c === 'number' ? String(c) : (c as string);
+}
+
+function text(attrs: Attrs, key: string, path: string, limits: Limits): string | undefined {
+  return textOf(attrs.get(key), path, key, limits);
+}
+
+// Record attributes win over the resource's.
+function textOrResource(attrs: Attrs, resource: Attrs, key: string, path: string, limits: Limits): string | undefined {
+  const own = text(attrs, key, path, limits);
+  if (own !== undefined) return own;
+  const v = resource.get(key);
+  if (v === undefined) return undefined;
+  try {
+    return textOf(v, path, key, limits);
+  } catch (e) {
+    throw e instanceof FieldError ? new FieldError(attrPath(resourcePath(path), key), e.message) : e;
+  }
 }
 
 function number(attrs: Attrs, key: string, path: string, limits: Limits): number {
   const v = attrs.get(key);
   if (v === undefined) return NaN;
-  const c = checked(v, attrPath(path, key), limits);
+  const c = checked(v, path, key, limits);
   if (c === MISSING) return NaN;
   if (typeof c === 'string') throw new FieldError(attrPath(path, key), 'must be a number');
   return c as number;
@@ -189,8 +225,7 @@ function featureName(key: string): string {
 
 export function recordToRow(view: RecordView, path: string, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
   const { attrs } = view;
-  // Record attributes win over the resource's; the resource's errors point at the resource.
-  const get = (key: string) => text(attrs, key, path, limits) ?? text(resource, key, path.replace(/\.scopeLogs.*$/, '.resource'), limits);
+  const get = (key: string) => textOrResource(attrs, resource, key, path, limits);
   // Older SDKs carry the event name as an attribute.
   const event = view.eventName !== '' ? view.eventName : text(attrs, 'event.name', path, limits);
   if (event !== EVENT_PREDICTION && event !== EVENT_LABEL) {
@@ -220,7 +255,7 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
 
   const predVal = attrs.get(ATTR.prediction);
   if (predVal === undefined) throw new FieldError(attrPath(path, ATTR.prediction), 'missing');
-  const pred = checked(predVal, attrPath(path, ATTR.prediction), limits);
+  const pred = checked(predVal, path, ATTR.prediction, limits);
   if (pred === MISSING) throw new FieldError(attrPath(path, ATTR.prediction), 'missing value');
   const p = pred as number | string;
 
@@ -238,17 +273,20 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
     segment: {},
   };
   let features = 0;
-  for (const [key, v] of attrs) {
+  const { keys, vals } = attrs;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const v = vals[i];
     if (key.startsWith(ATTR.featurePrefix)) {
       const name = featureName(key);
       if (name === '') throw new FieldError(attrPath(path, key), 'feature name is empty');
       if (++features > limits.maxFeatures) throw new FieldError(attrPath(path, key), `more than ${limits.maxFeatures} features`);
-      const c = checked(v, attrPath(path, key), limits);
+      const c = checked(v, path, key, limits);
       if (typeof c === 'number') row.num[name] = c;
       else if (typeof c === 'string') row.cat[name] = c;
       else row.num[name] = NaN; // missing, type unknown: counted as a missing value
     } else if (key.startsWith(ATTR.segmentPrefix)) {
-      const c = checked(v, attrPath(path, key), limits);
+      const c = checked(v, path, key, limits);
       if (typeof c === 'number' || typeof c === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c);
     }
   }
