@@ -1,7 +1,8 @@
 // API keys. Each key has a name (for logs; the secret is never logged), scopes (read, write) and the
 // models it may touch (exact names or globs). Keys come from DRIFTWATCH_API_KEYS (JSON) or the file
 // named by DRIFTWATCH_API_KEYS_FILE (JSON or YAML). A presented key is hashed and compared with
-// every configured key's hash in constant time, so neither its length nor its prefix leaks.
+// every configured key's hash in constant time, so neither its length nor its prefix leaks. The file
+// is re-read on SIGHUP and when it changes (keyring.ts): a revoked key fails from the next request on.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -31,10 +32,11 @@ export class AuthConfigError extends Error {}
 
 export function parseKeys(text: string, source: string): ApiKey[] {
   let raw: unknown;
+  const yaml = source.endsWith('.yaml') || source.endsWith('.yml');
   try {
-    raw = source.endsWith('.yaml') || source.endsWith('.yml') ? parseYaml(text) : JSON.parse(text);
+    raw = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new AuthConfigError(`${source}: not valid ${source.endsWith('json') || !source.includes('.') ? 'JSON' : 'YAML/JSON'}: ${(e as Error).message}`);
+    throw new AuthConfigError(`${source}: not valid ${yaml ? 'YAML' : 'JSON'}: ${syntaxReason(e as Error, text)}`);
   }
   const r = KeysSchema.safeParse(raw);
   if (!r.success) {
@@ -46,6 +48,21 @@ export function parseKeys(text: string, source: string): ApiKey[] {
     names.add(k.name);
   }
   return r.data.map((k) => ({ name: k.name, hash: sha256(k.key), scopes: new Set(k.scopes), models: k.models }));
+}
+
+// The parsers quote the text around a syntax error (V8: `Unexpected token 'x', "..." is not valid
+// JSON`; yaml: the line under a caret), and here that text holds secrets: only the reason and the
+// position are kept.
+function syntaxReason(e: Error, text: string): string {
+  const yamlPos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+  if (yamlPos) return `${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')} at line ${yamlPos.line}, column ${yamlPos.col}`;
+  const at = /at position (\d+)/.exec(e.message);
+  const reason = /is not valid JSON$/.test(e.message)
+    ? e.message.replace(/, .*$/s, '') // Unexpected token 'x', <quoted text> is not valid JSON
+    : e.message.replace(/ (in|after) JSON at position \d+.*$/s, '').split('\n')[0];
+  if (!at) return reason;
+  const before = text.slice(0, Number(at[1])).split('\n');
+  return `${reason} at line ${before.length}, column ${before[before.length - 1].length + 1}`;
 }
 
 export function loadKeys(env: NodeJS.ProcessEnv): ApiKey[] {
@@ -63,7 +80,7 @@ export function loadKeys(env: NodeJS.ProcessEnv): ApiKey[] {
   return keys;
 }
 
-export function findKey(keys: ApiKey[], presented: string): ApiKey | undefined {
+export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | undefined {
   const h = sha256(presented);
   let found: ApiKey | undefined;
   // Every key is compared, whatever matched first: the time taken does not depend on which one did.
@@ -84,9 +101,14 @@ export function can(p: Principal, scope: Scope, model: string): boolean {
   return p.scopes.has(scope) && modelMatches(p.models, model);
 }
 
-/** Sets c.var.principal; 401 without a valid key (when keys are configured). */
-export function authenticate(keys: ApiKey[]): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+/**
+ * Sets c.var.principal; 401 without a valid key (when keys are configured). `keys` may be a function:
+ * it is called per request, so a reloaded key set (keyring.ts) applies from the next request on.
+ */
+export function authenticate(source: readonly ApiKey[] | (() => readonly ApiKey[])): MiddlewareHandler<{ Variables: { principal: Principal } }> {
+  const current = typeof source === 'function' ? source : () => source;
   return async function auth(c, next) {
+    const keys = current();
     if (keys.length === 0) {
       c.set('principal', OPEN);
       return next();

@@ -1,6 +1,7 @@
 // `driftwatch collector`: start, log, and drain on SIGTERM/SIGINT (also when the signal arrives
-// while the collector is still starting).
-import { ConfigError, loadConfig } from './config.js';
+// while the collector is still starting). With DRIFTWATCH_API_KEYS_FILE, SIGHUP re-reads the keys
+// (without it SIGHUP keeps its default: it ends the process, as it always did).
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startCollector, type Collector } from './main.js';
 import { RuleFileError } from '../rules/engine/load.js';
@@ -18,8 +19,16 @@ export async function runCollectorCli(): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  let hupWhileStarting = false;
   try {
-    collector = await startCollector(loadConfig(), log);
+    const config: Config = loadConfig();
+    if (config.apiKeysFile) {
+      process.on('SIGHUP', () => {
+        if (collector) collector.reloadKeys('SIGHUP');
+        else hupWhileStarting = true;
+      });
+    }
+    collector = await startCollector(config, log);
   } catch (e) {
     if (e instanceof ConfigError) console.error(`driftwatch collector: bad configuration: ${e.message}`);
     else if (e instanceof RuleFileError) console.error(`driftwatch collector: bad rule file(s):\n${e.message}`);
@@ -30,5 +39,6 @@ export async function runCollectorCli(): Promise<number> {
     await collector.close();
     return 0;
   }
+  if (hupWhileStarting) collector.reloadKeys('SIGHUP');
   return -1;
 }

@@ -45,9 +45,19 @@ export interface Config {
   cluster?: string;
   /** Empty: no authentication, and then only a loopback address may be used. */
   apiKeys?: ApiKey[];
+  /**
+   * DRIFTWATCH_API_KEYS_FILE: re-read on SIGHUP and when it changes. The key set is then
+   * `envApiKeys` plus the file's keys.
+   */
+  apiKeysFile?: string;
+  /** The keys of DRIFTWATCH_API_KEYS, which a reload of the file keeps. */
+  envApiKeys?: ApiKey[];
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Only these addresses may be listened on without API keys. */
+export const isLoopback = (host: string) => LOOPBACK.test(host);
 
 export class ConfigError extends Error {}
 
@@ -87,8 +97,10 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Config 
   }
   const e = r.data;
   let apiKeys: ApiKey[];
+  let envApiKeys: ApiKey[];
   try {
     apiKeys = loadKeys(env);
+    envApiKeys = loadKeys({ DRIFTWATCH_API_KEYS: env.DRIFTWATCH_API_KEYS });
   } catch (err) {
     if (err instanceof AuthConfigError) throw new ConfigError(err.message);
     throw err;
@@ -96,7 +108,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Config 
   if (e.DRIFTWATCH_CLICKHOUSE_CLUSTER && !e.CLICKHOUSE_URL) {
     throw new ConfigError('DRIFTWATCH_CLICKHOUSE_CLUSTER: needs CLICKHOUSE_URL (the embedded engine is a single node)');
   }
-  if (apiKeys.length === 0 && !LOOPBACK.test(e.DRIFTWATCH_HOST)) {
+  if (apiKeys.length === 0 && !isLoopback(e.DRIFTWATCH_HOST)) {
     throw new ConfigError(
       `DRIFTWATCH_HOST: "${e.DRIFTWATCH_HOST}" is not a loopback address and no API keys are configured; ` +
         'set DRIFTWATCH_API_KEYS or DRIFTWATCH_API_KEYS_FILE before listening beyond this machine',
@@ -104,6 +116,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Config 
   }
   return {
     apiKeys,
+    apiKeysFile: env.DRIFTWATCH_API_KEYS_FILE,
+    envApiKeys,
     port: e.DRIFTWATCH_PORT,
     host: e.DRIFTWATCH_HOST,
     dataDir: e.DRIFTWATCH_DATA_DIR,

@@ -23,6 +23,7 @@ import { Writer } from './store/writer.js';
 import { Spool } from './store/spool.js';
 import { join } from 'node:path';
 import { createSignalSource } from './signals.js';
+import { KeyRing, type ReloadResult } from './keyring.js';
 import { createTelemetry, type GaugeValue } from './telemetry.js';
 
 export interface Collector {
@@ -32,6 +33,10 @@ export interface Collector {
   evaluator: Evaluator;
   drift: LiveDrift;
   performance: PerformanceEngine;
+  /** The API keys in force; reloadable when they come from a file. */
+  keys: KeyRing;
+  /** Re-reads DRIFTWATCH_API_KEYS_FILE (what SIGHUP does); 'unchanged' without a file. */
+  reloadKeys(trigger?: string): ReloadResult;
   close(): Promise<void>;
 }
 
@@ -101,12 +106,15 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     spool,
     log,
     maxInFlight: store.kind === 'embedded' ? 1 : 3,
+    lingerMs: store.kind === 'embedded' ? 250 : 0,
     // A server merges concurrent small inserts itself; waiting keeps "acknowledged = stored".
     insertSettings: store.kind === 'server' ? { async_insert: 1, wait_for_async_insert: 1 } : undefined,
     onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),
     onDrop: (table, rows, reason) => telemetry.records.add(rows, { kind: table, outcome: 'dropped', reason: 'invalid_for_store' }),
   });
   telemetry.observeWriter(() => ({ queuedRows: writer.queuedRows, spoolBytes: spool.bytes, spoolBatches: spool.length, degraded: writer.degraded }));
+
+  const keys = new KeyRing(config.apiKeys ?? [], { file: config.apiKeysFile, fixed: config.envApiKeys, host: config.host, log });
 
   const app = createApp({
     client: store.client,
@@ -115,7 +123,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     silences,
     performance,
     telemetry,
-    keys: config.apiKeys ?? [],
+    keys: keys.current,
     uploads: { store, tmpDir: config.dataDir, maxBytes: config.maxUploadBytes ?? 256 * 1024 ** 2, onLabels: (n) => telemetry.records.add(n, { kind: 'label', outcome: 'accepted' }) },
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
@@ -149,7 +157,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
   evaluator.start();
   performance.start(); // every model version over the last hour, each minute
   driftSchedule.start();
-  if ((config.apiKeys ?? []).length === 0) {
+  keys.watch();
+  if (keys.current().length === 0) {
     log('auth_disabled', { warning: `NO API KEYS CONFIGURED: anyone who can reach ${url} may read and write every model. Listening on loopback only; set DRIFTWATCH_API_KEYS to open it up.` });
   }
   log('collector_started', {
@@ -157,7 +166,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     store: store.kind === 'embedded' ? `embedded chDB at ${config.dataDir}` : 'ClickHouse server',
     migrations_applied: applied,
     rule_files: rules.files,
-    api_keys: (config.apiKeys ?? []).map((k) => k.name),
+    api_keys: keys.current().map((k) => k.name),
+    ...(keys.reloadable ? { api_keys_file: config.apiKeysFile } : {}),
     rules: rules.groups.reduce((n, g) => n + g.rules.length, 0),
   });
 
@@ -169,9 +179,12 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     evaluator,
     drift,
     performance,
+    keys,
+    reloadKeys: (trigger = 'SIGHUP') => keys.reload(trigger),
     close() {
       closing ??= (async () => {
         ready = false;
+        keys.close();
         await new Promise<void>((r) => server.close(() => r()));
         await evaluator.stop();
         await performance.stop();

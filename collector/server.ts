@@ -13,7 +13,8 @@ export interface ServerDeps extends ApiDeps {
   ready(): boolean;
   /** Store reachable and nothing waiting in the spool. */
   storeReady(): boolean;
-  keys: ApiKey[];
+  /** The API keys, or a function returning the current ones (called per request: reloads apply at once). */
+  keys: readonly ApiKey[] | (() => readonly ApiKey[]);
 }
 
 type Env = { Variables: { principal: Principal } };
