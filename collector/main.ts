@@ -106,7 +106,6 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     spool,
     log,
     maxInFlight: store.kind === 'embedded' ? 1 : 3,
-    lingerMs: store.kind === 'embedded' ? 250 : 0,
     // A server merges concurrent small inserts itself; waiting keeps "acknowledged = stored".
     insertSettings: store.kind === 'server' ? { async_insert: 1, wait_for_async_insert: 1 } : undefined,
     onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),

@@ -5,8 +5,8 @@
 //   goal 2: end to end >= 50% of raw insert throughput
 //   also:   p99 acknowledgement latency (from the collector's request histogram), peak RSS
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCollector } from '../../collector/main.js';
@@ -62,6 +62,23 @@ function quantileFromMetrics(text: string, metric: string, labels: string, q: nu
   return prevLe;
 }
 
+/** CPU seconds by thread name in this process (Linux /proc), to say where the collector's CPU goes. */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind = tid === String(process.pid) ? 'JS main thread' : /^node$|^V8/.test(name) ? 'V8 helpers (GC)' : /libuv|worker/i.test(name) ? 'libuv pool' : `engine (${name.replace(/[0-9]+$/, '')})`;
+      out.set(kind, (out.get(kind) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    }
+  } catch {
+    /* not Linux */
+  }
+  return out;
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'dw-bench-ingest-'));
   const collector = await startCollector(
@@ -82,6 +99,8 @@ async function main() {
     // End to end: SDK processes recording as fast as they can.
     const loadScript = fileURLToPath(new URL('./load.js', import.meta.url));
     let peakRss = 0;
+    const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu();
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     t = performance.now();
     const results = await Promise.all(
@@ -96,6 +115,8 @@ async function main() {
     );
     await collector.writer.flush();
     const e2eSeconds = (performance.now() - t) / 1000;
+    const cpu1 = process.cpuUsage(cpu0);
+    const threads = threadCpu();
     clearInterval(sampler);
     const [{ stored }] = await queryRows<{ stored: string }>(client, `SELECT uniqExact(id) AS stored FROM predictions WHERE model = 'bench-ingest'`);
     const e2eRate = Number(stored) / e2eSeconds;
@@ -109,10 +130,14 @@ async function main() {
     const refused = [...metrics.matchAll(/driftwatch_ingest_requests_total\{signal="logs",status="(429|503)"\} (\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
 
     const ratio = e2eRate / rawRate;
+    // CPU per stored prediction (all threads: the collector's JS, the engine, GC; the SDK processes'
+    // recording, encoding, gzip, HTTP): steadier than rates on a shared machine, and what bounds the rate.
+    const collectorUs = ((cpu1.user + cpu1.system) / Number(stored));
+    const sdkUs = (results.reduce((n, r) => n + (r.cpuMs ?? 0), 0) * 1000) / Number(stored);
     const insCount = Number(/driftwatch_store_insert_duration_count\{table="predictions"\} (\S+)/.exec(metrics)?.[1] ?? 0);
     const insSum = Number(/driftwatch_store_insert_duration_sum\{table="predictions"\} (\S+)/.exec(metrics)?.[1] ?? 0);
     const reqCount = Number(/driftwatch_ingest_request_duration_count\{signal="logs",status="200"\} (\S+)/.exec(metrics)?.[1] ?? 0);
-    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${LOADERS} SDK processes offering ${OFFERED} predictions/s in all for ${SECONDS}s; 20 numerical features per prediction`);
+    console.log(`machine: ${os.cpus().length} cores; ${LOADERS} SDK processes offering ${OFFERED} predictions/s in all for ${SECONDS}s; 20 numerical features per prediction`);
     console.table({
       'raw insert (baseline)': { 'predictions/s': Math.round(rawRate), rows: RAW_ROWS, seconds: rawSeconds.toFixed(2) },
       'end to end (SDK -> collector -> ClickHouse)': { 'predictions/s': Math.round(e2eRate), rows: Number(stored), seconds: e2eSeconds.toFixed(2) },
@@ -120,6 +145,8 @@ async function main() {
     console.log(`SDK offered ${offered}, recorded ${recorded}, stored ${stored}, dropped by SDK buffers ${dropped}, failed exports ${failed}, requests pushed back (429/503) ${refused}`);
     console.log(`ack latency (collector histogram): p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; collector peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`);
     console.log(`inserts into predictions: ${insCount} (${insCount ? Math.round(Number(stored) / insCount) : 0} rows each on average, ${insCount ? ((insSum / insCount) * 1000).toFixed(0) : 0} ms each, ${((insSum / e2eSeconds) * 100).toFixed(0)}% of the wall time inserting); ${reqCount} requests acknowledged (${reqCount ? Math.round(Number(stored) / reqCount) : 0} predictions each)`);
+    console.log(`CPU per stored prediction: collector ${collectorUs.toFixed(1)} us (JS, engine, GC), SDK processes ${sdkUs.toFixed(1)} us; ${(collectorUs + sdkUs).toFixed(1)} us in all, so ${os.cpus().length} cores could carry at most ${Math.round((os.cpus().length * 1e6) / (collectorUs + sdkUs))} predictions/s`);
+    console.log(`collector CPU by thread (us per stored prediction): ${[...threads].map(([k, v]) => [k, ((v - (threads0.get(k) ?? 0)) * 1e6) / Number(stored)] as const).filter(([, v]) => v >= 0.1).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     console.log(`goal 1 (>= 100000 predictions/s end to end): ${e2eRate >= 100_000 ? 'MET' : 'NOT MET'} (${Math.round(e2eRate)})`);
     console.log(`goal 2 (end to end >= 50% of raw insert): ${ratio >= 0.5 ? 'MET' : 'NOT MET'} (${(ratio * 100).toFixed(0)}%)`);
   } finally {

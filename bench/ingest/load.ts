@@ -34,7 +34,8 @@ export async function runLoad(argv: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, rate > 0 ? 5 : 0));
   }
   await monitor.shutdown();
-  console.log(JSON.stringify({ ...monitor.stats(), calls: n }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ ...monitor.stats(), calls: n, cpuMs: (cpu.user + cpu.system) / 1000 }));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await runLoad(process.argv.slice(2));
