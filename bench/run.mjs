@@ -55,6 +55,11 @@ function compile(b) {
   return tsc.status === 0;
 }
 
+// Benchmarks that run a collector in their own process run it with the collector's Node flags
+// (package.json `start`); the SDK processes they fork get none.
+const COLLECTOR_FLAGS = ['--max-semi-space-size=64'];
+const NODE_FLAGS = { ingest: COLLECTOR_FLAGS, soak: COLLECTOR_FLAGS };
+
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== bench/${b.name} ===`);
@@ -65,7 +70,7 @@ for (const b of benches) {
     continue;
   }
   const entry = b.ext === 'ts' ? join(out, relative(root, b.file)).replace(/\.ts$/, '.js') : b.file;
-  const r = spawnSync(process.execPath, ['--expose-gc', entry], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...(NODE_FLAGS[b.name] ?? []), entry], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) {
     failed++;
     console.error(`bench/${b.name} failed (exit ${r.status ?? r.signal})`);

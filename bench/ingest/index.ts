@@ -106,7 +106,7 @@ async function main() {
     const results = await Promise.all(
       Array.from({ length: LOADERS }, (_, w) =>
         new Promise<Record<string, number>>((resolve, reject) => {
-          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), '--gzip', GZIP, ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), '--gzip', GZIP, ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [] });
           let out = '';
           child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
           child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));

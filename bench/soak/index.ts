@@ -70,7 +70,7 @@ async function main() {
     const load = fileURLToPath(import.meta.url);
     const children = Array.from({ length: LOADERS }, (_, w) =>
       new Promise<Record<string, number>>((resolve, reject) => {
-        const child = fork(load, ['--load', '--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(RATE / LOADERS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+        const child = fork(load, ['--load', '--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(RATE / LOADERS)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [] });
         let out = '';
         child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));
