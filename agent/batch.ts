@@ -42,7 +42,27 @@ export interface Chunk {
   score: Float64Array;
   /** NaN when absent. */
   lat: Float64Array;
+  /** Vector features, when any row of the chunk has one. */
+  emb: EmbeddingColumns | undefined;
 }
+
+/**
+ * The embeddings of a chunk. Row i's vectors are entries rowStart[i] .. rowStart[i + 1] - 1; entry
+ * e is name index ent[3e] (into `names`), offset ent[3e + 1] and length ent[3e + 2] into `vals`.
+ */
+export interface EmbeddingColumns {
+  names: string[];
+  rowStart: Int32Array;
+  ent: Int32Array;
+  /** Float32: the precision the collector stores (a double's extra bits would be cut there anyway). */
+  vals: Float32Array;
+  /** Entries and values written. */
+  nEnt: number;
+  nVals: number;
+}
+
+/** Longest embedding the SDK sends (the collector refuses longer ones). */
+export const MAX_EMBEDDING_DIMS = 4096;
 
 export interface LabelItem {
   id: string;
@@ -98,5 +118,7 @@ export type PipelineMessage = BatchResult | WarnMessage;
 
 /** Buffers of a chunk, for postMessage's transfer list. */
 export function chunkTransfer(c: Chunk): ArrayBuffer[] {
-  return [c.vals.buffer, c.tags.buffer, c.ts.buffer, c.idSeq.buffer, c.pred.buffer, c.predTag.buffer, c.score.buffer, c.lat.buffer] as ArrayBuffer[];
+  const list = [c.vals.buffer, c.tags.buffer, c.ts.buffer, c.idSeq.buffer, c.pred.buffer, c.predTag.buffer, c.score.buffer, c.lat.buffer] as ArrayBuffer[];
+  if (c.emb !== undefined) list.push(c.emb.rowStart.buffer as ArrayBuffer, c.emb.ent.buffer as ArrayBuffer, c.emb.vals.buffer as ArrayBuffer);
+  return list;
 }

@@ -6,8 +6,8 @@
 // values repeat), so the export message carries few of them. Every byte a chunk allocates (columns at their full capacity, plus
 // strings) is counted against `maxBytes` from allocation until the pipeline reports the chunk
 // exported or failed; a record that does not fit is dropped and counted, never queued.
-import { TAG_FALSE, TAG_MISSING, TAG_NUMBER, TAG_STRING, TAG_TRUE, type Batch, type Chunk, type LabelItem } from './batch.js';
-import type { FeatureValue } from './types.js';
+import { MAX_EMBEDDING_DIMS, TAG_FALSE, TAG_MISSING, TAG_NUMBER, TAG_STRING, TAG_TRUE, type Batch, type Chunk, type EmbeddingColumns, type LabelItem } from './batch.js';
+import type { EmbeddingValue, FeatureValue } from './types.js';
 
 /** Copies the values of a features object of one layout into row cells base..base+nf-1. */
 type Reader = (f: Record<string, FeatureValue>, c: Chunk, base: number, buffer: ColumnBuffer) => void;
@@ -36,11 +36,12 @@ const CHUNK_BYTES = 1024; // a chunk's own objects: the record, its small arrays
 // make smaller batches, far below the collector's body limit (32 MB after decompression).
 const MAX_CHUNK_BYTES = 8 * 1024 * 1024;
 const ROW_SLACK = 8; // allocator and bookkeeping overhead, so that the estimate errs high
-const DICT_MAX_LENGTH = 64; // longer strings are not looked up (rarely repeated)
+const DICT_MAX_LENGTH = 64;
+const EMB_FIRST_VALUES = MAX_CHUNK_BYTES / 2 / 4; // a chunk's first embedding column: at most 4 MB // longer strings are not looked up (rarely repeated)
 const NO_KEYS: string[] = [];
 
 /** Problems the hot path met, reported by kind (logged once each) and counted. */
-export type Problem = 'feature-type' | 'string-truncated' | 'prediction-type' | 'score-type' | 'too-many-layouts';
+export type Problem = 'feature-type' | 'string-truncated' | 'prediction-type' | 'score-type' | 'too-many-layouts' | 'embedding-type';
 
 export class ColumnBuffer {
   /** Bytes held: chunks being filled, sealed chunks, batches in flight, labels. */
@@ -88,6 +89,7 @@ export class ColumnBuffer {
     score: unknown,
     latencyMs: unknown,
     segment: Record<string, string | number | boolean> | undefined,
+    embeddings?: Record<string, EmbeddingValue>,
   ): boolean {
     this.rowExtra = 0;
     const layout = this.cur;
@@ -113,10 +115,24 @@ export class ColumnBuffer {
     }
     c.score[i] = typeof score === 'number' ? score : this.notNumber(score, 'score');
     c.lat[i] = typeof latencyMs === 'number' ? latencyMs : this.notNumber(latencyMs, 'latencyMs');
+    // Vectors are copied after the checks that can skip the record; undone if it is dropped below.
+    const e0 = c.emb === undefined ? 0 : c.emb.nEnt;
+    const v0 = c.emb === undefined ? 0 : c.emb.nVals;
+    if (embeddings !== undefined && embeddings !== null && !this.embed(c, embeddings)) {
+      if (c.emb !== undefined) {
+        c.emb.nEnt = e0;
+        c.emb.nVals = v0;
+      }
+      return false;
+    }
     const extra = seq >= 0 ? this.rowExtra : this.rowExtra + 40 + (id?.length ?? 0) * 2;
     if (extra > 0) {
       if (this.bytes + extra > this.maxBytes) {
         this.dropped++;
+        if (c.emb !== undefined) {
+          c.emb.nEnt = e0;
+          c.emb.nVals = v0;
+        }
         return false;
       }
       this.bytes += extra;
@@ -129,6 +145,7 @@ export class ColumnBuffer {
       c.ids[i] = id;
     }
     c.ts[i] = ts;
+    if (c.emb !== undefined) c.emb.rowStart[i + 1] = c.emb.nEnt;
     if (++c.n === c.cap || c.bytes > MAX_CHUNK_BYTES) {
       this.seal(this.cur!);
       this.onFull();
@@ -168,6 +185,81 @@ export class ColumnBuffer {
         this.onProblem('feature-type', `a feature or segment value of type ${Array.isArray(v) ? 'array' : typeof v} cannot be sent; it is recorded as missing`);
       }
     }
+  }
+
+  /**
+   * Copies a record's vectors into the chunk's embedding columns (allocated on first use, doubled
+   * when full, every allocation counted). A value that is not 1..MAX_EMBEDDING_DIMS numbers is left
+   * out and counted as invalid. False when the buffer is full (the record is dropped).
+   */
+  private embed(c: Chunk, embeddings: Record<string, EmbeddingValue>): boolean {
+    if (typeof embeddings !== 'object') {
+      this.invalid++;
+      this.onProblem('embedding-type', `embeddings must be an object of arrays, got ${typeof embeddings}; sent without them`);
+      return true;
+    }
+    for (const name in embeddings) {
+      const v = embeddings[name];
+      if (v === undefined || v === null) continue;
+      const len = vectorLength(v);
+      if (len < 0 || name === '') {
+        this.invalid++;
+        this.onProblem('embedding-type', `embedding "${name.slice(0, 64)}" must be an array or typed array of 1..${MAX_EMBEDDING_DIMS} numbers${len === -2 ? ' (a non-number element)' : ''}; sent without it`);
+        continue;
+      }
+      let e = c.emb;
+      if (e === undefined) {
+        // Room for every row to have a vector like this one (no regrowth when they all do), up to
+        // half a chunk's byte bound.
+        const size = Math.max(256, Math.min((c.cap - c.n) * len, EMB_FIRST_VALUES));
+        if (!this.grow(c, (c.cap + 1) * 4 + 48 * 4 + size * 4)) return false;
+        e = c.emb = { names: [], rowStart: new Int32Array(c.cap + 1), ent: new Int32Array(48), vals: new Float32Array(size), nEnt: 0, nVals: 0 };
+      }
+      if (e.nVals + len > e.vals.length) {
+        let size = e.vals.length * 2;
+        while (size < e.nVals + len) size *= 2;
+        if (!this.grow(c, size * 4)) return false;
+        const next = new Float32Array(size);
+        next.set(e.vals.subarray(0, e.nVals));
+        this.bytes -= e.vals.length * 4;
+        c.bytes -= e.vals.length * 4;
+        e.vals = next;
+      }
+      if (e.nEnt * 3 + 3 > e.ent.length) {
+        if (!this.grow(c, e.ent.length * 8)) return false;
+        const next = new Int32Array(e.ent.length * 2);
+        next.set(e.ent);
+        this.bytes -= e.ent.length * 4;
+        c.bytes -= e.ent.length * 4;
+        e.ent = next;
+      }
+      let k = e.names.indexOf(name);
+      if (k < 0) {
+        k = e.names.push(name) - 1;
+        this.rowExtra += 64 + name.length * 2;
+      }
+      const vals = e.vals;
+      const off = e.nVals;
+      for (let j = 0; j < len; j++) vals[off + j] = v[j];
+      const at = e.nEnt * 3;
+      e.ent[at] = k;
+      e.ent[at + 1] = off;
+      e.ent[at + 2] = len;
+      e.nEnt++;
+      e.nVals += len;
+    }
+    return true;
+  }
+
+  /** Counts `bytes` about to be allocated for chunk `c`; false (and a drop) when they do not fit. */
+  private grow(c: Chunk, bytes: number): boolean {
+    if (this.bytes + bytes > this.maxBytes) {
+      this.dropped++;
+      return false;
+    }
+    this.bytes += bytes;
+    c.bytes += bytes;
+    return true;
   }
 
   private str(c: Chunk, s: string): number {
@@ -256,6 +348,7 @@ export class ColumnBuffer {
       predTag: new Uint8Array(cap),
       score: new Float64Array(cap),
       lat: new Float64Array(cap),
+      emb: undefined,
     };
     layout.open = c;
     layout.dict = new Map();
@@ -345,6 +438,21 @@ export class ColumnBuffer {
     this.bytes = 0;
     return rows;
   }
+}
+
+/** The length of a vector of 1..MAX_EMBEDDING_DIMS numbers; -1 when it is not one, -2 for a non-number element. */
+function vectorLength(v: unknown): number {
+  if (Array.isArray(v)) {
+    const n = v.length;
+    if (n === 0 || n > MAX_EMBEDDING_DIMS) return -1;
+    for (let j = 0; j < n; j++) if (typeof v[j] !== 'number') return -2;
+    return n;
+  }
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array)) {
+    const n = (v as unknown as ArrayLike<number>).length;
+    return n === 0 || n > MAX_EMBEDDING_DIMS ? -1 : n;
+  }
+  return -1;
 }
 
 function sameKeys(a: string[], b: string[]): boolean {

@@ -5,7 +5,7 @@ import { diag, metrics, type Histogram, type Meter, type MeterProvider, type Obs
 import type { Batch, PipelineMessage } from './batch.js';
 import { ColumnBuffer } from './buffer.js';
 import { startExportThread, type ExportThread } from './worker.js';
-import type { FeatureValue, LabelInput, Monitor, MonitorOptions, MonitorStats, PredictionBatch, PredictionInput, WrapOptions } from './types.js';
+import type { EmbeddingValue, FeatureValue, LabelInput, Monitor, MonitorOptions, MonitorStats, PredictionBatch, PredictionInput, WrapOptions } from './types.js';
 
 export const SDK_VERSION = '0.1.0'; // the package's version
 
@@ -340,7 +340,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         return id;
       }
       const t = p.timestamp;
-      if (buffer.push(p.features, seq, id, typeof t === 'number' && t >= 0 && t < 1e14 ? t : t === undefined ? Date.now() : timeOf(t), p.prediction, p.score, p.latencyMs, p.segment)) stats.recorded++;
+      if (buffer.push(p.features, seq, id, typeof t === 'number' && t >= 0 && t < 1e14 ? t : t === undefined ? Date.now() : timeOf(t), p.prediction, p.score, p.latencyMs, p.segment, p.embeddings)) stats.recorded++;
     } catch (e) {
       warnOnce('record', `record() failed: ${(e as Error).message}`);
     }
@@ -365,7 +365,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
           buffer.dropped++;
           continue;
         }
-        if (buffer.push(b.features[i], seq, id, ts, b.predictions[i], b.scores?.[i], b.latencyMs, b.segment)) stats.recorded++;
+        if (buffer.push(b.features[i], seq, id, ts, b.predictions[i], b.scores?.[i], b.latencyMs, b.segment, b.embeddings?.[i])) stats.recorded++;
       }
     } catch (e) {
       warnOnce('record', `recordBatch() failed: ${(e as Error).message}`);
@@ -394,12 +394,12 @@ export function createMonitor(options: MonitorOptions): Monitor {
   }
 
   function wrap<A extends unknown[], R>(fn: (...args: A) => R, w: WrapOptions<A, R>): (...args: A) => R {
-    const finish = (args: A, result: Awaited<R>, features: Record<string, FeatureValue> | undefined, id: string | undefined, t0: number) => {
+    const finish = (args: A, result: Awaited<R>, features: Record<string, FeatureValue> | undefined, id: string | undefined, t0: number, embeddings: Record<string, EmbeddingValue> | undefined) => {
       try {
         const latencyMs = performance.now() - t0;
         if (features === undefined) return;
         const prediction = w.prediction ? w.prediction(result) : (result as unknown as number | string | boolean);
-        record({ features, prediction, score: w.score?.(result), latencyMs, id, segment: w.segment?.(...args) });
+        record({ features, prediction, score: w.score?.(result), latencyMs, id, segment: w.segment?.(...args), embeddings });
       } catch (e) {
         warnOnce('wrap', `could not record a wrapped call: ${(e as Error).message}`);
       }
@@ -407,9 +407,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
     return function wrapped(this: unknown, ...args: A): R {
       let features: Record<string, FeatureValue> | undefined;
       let id: string | undefined;
+      let embeddings: Record<string, EmbeddingValue> | undefined;
       try {
         features = w.features(...args);
         id = w.id?.(...args);
+        embeddings = w.embeddings?.(...args);
       } catch (e) {
         warnOnce('wrap', `the features/id extractor threw: ${(e as Error).message}; the call is not recorded`);
       }
@@ -424,7 +426,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
       if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
         return (result as unknown as PromiseLike<Awaited<R>>).then(
           (value) => {
-            finish(args, value, features, id, t0);
+            finish(args, value, features, id, t0, embeddings);
             return value;
           },
           (err: unknown) => {
@@ -433,7 +435,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
           },
         ) as R;
       }
-      finish(args, result as Awaited<R>, features, id, t0);
+      finish(args, result as Awaited<R>, features, id, t0, embeddings);
       return result;
     };
   }

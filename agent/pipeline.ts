@@ -206,6 +206,30 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     varint(len);
     pos += buf.write(s, pos);
   }
+  /** An embedding: AnyValue.array_value (5) of AnyValue.double_value (4), 11 bytes an element. */
+  function attrVector(key: Buffer, vals: Float32Array, off: number, len: number): void {
+    const arr = 11 * len;
+    const av = 1 + varintSize(arr) + arr;
+    const kv = key.length + 1 + varintSize(av) + av;
+    ensure(kv + 6);
+    buf[pos++] = 0x32;
+    varint(kv);
+    bytes(key);
+    buf[pos++] = 0x12;
+    varint(av);
+    buf[pos++] = 0x2a; // AnyValue.array_value
+    varint(arr);
+    for (let j = 0; j < len; j++) {
+      buf[pos++] = 0x0a; // ArrayValue.values
+      buf[pos++] = 9;
+      buf[pos++] = 0x21; // AnyValue.double_value
+      dv.setFloat64(pos, vals[off + j], true);
+      pos += 8;
+    }
+  }
+  function embKeys(c: Chunk): Buffer[] {
+    return c.emb === undefined ? [] : c.emb.names.map((n) => keyBytes('ml.embedding.' + n));
+  }
   function attrMissing(key: Buffer): void {
     ensure(key.length + 6);
     buf[pos++] = 0x32;
@@ -292,6 +316,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
       const nf = c.keys.length;
       const keys = c.keys.map((_k, j) => keyBytes(attrName(c, j)));
       const mode = modes(c);
+      const ekeys = embKeys(c);
       for (let i = 0; i < c.n; i++) {
         ensure(16);
         buf[pos++] = 0x12; // ScopeLogs.log_records
@@ -322,6 +347,10 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
           else if (t === T_TRUE) attrBool(keys[j], true);
           else if (t === T_FALSE) attrBool(keys[j], false);
           else attrMissing(keys[j]);
+        }
+        const e = c.emb;
+        if (e !== undefined) {
+          for (let k = e.rowStart[i], stop = e.rowStart[i + 1]; k < stop; k++) attrVector(ekeys[e.ent[3 * k]], e.vals, e.ent[3 * k + 1], e.ent[3 * k + 2]);
         }
         ensure(EV_PRED.length);
         bytes(EV_PRED);
@@ -383,6 +412,15 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
           if (m === 2 && v !== undefined) v = hashed(v);
           const value = jsonValue(v);
           attributes.push(value === undefined ? { key: attrName(c, j) } : { key: attrName(c, j), value });
+        }
+        const e = c.emb;
+        if (e !== undefined) {
+          for (let k = e.rowStart[i], stop = e.rowStart[i + 1]; k < stop; k++) {
+            const off = e.ent[3 * k + 1];
+            const values: JV[] = [];
+            for (let j = 0; j < e.ent[3 * k + 2]; j++) values.push(jsonDouble(e.vals[off + j]));
+            attributes.push({ key: 'ml.embedding.' + e.names[e.ent[3 * k]], value: { arrayValue: { values } } });
+          }
         }
         records.push({ timeUnixNano: nanos(c.ts[i]), eventName: 'ml.prediction', attributes });
       }

@@ -3,6 +3,12 @@ import type { MeterProvider } from '@opentelemetry/api';
 
 export type FeatureValue = number | string | boolean | null | undefined;
 
+/**
+ * A vector feature (an embedding): a Float32Array, Float64Array (or any numeric typed array) or an
+ * array of numbers, 1..MAX_EMBEDDING_DIMS long. Sent as `ml.embedding.<name>`.
+ */
+export type EmbeddingValue = ArrayLike<number>;
+
 export interface PredictionInput {
   /** Prediction id, used to join the label later; generated when absent. */
   id?: string;
@@ -12,6 +18,13 @@ export interface PredictionInput {
    * a cached layout (the fast path).
    */
   features: Record<string, FeatureValue>;
+  /**
+   * Vector features by name (e.g. { text: Float32Array(384) }): drift is the distance between the
+   * baseline's and the window's centroids. Every record of a model version must give an embedding
+   * the same dimension (the collector rejects others by name). A value that is not an array of
+   * numbers, or is empty or longer than 4096, is left out and counted in `invalid`.
+   */
+  embeddings?: Record<string, EmbeddingValue>;
   prediction: number | string | boolean;
   /** Probability / confidence of the prediction, if the model has one. */
   score?: number;
@@ -25,6 +38,8 @@ export interface PredictionInput {
 /** Many predictions of one model call, row by row. */
 export interface PredictionBatch {
   features: Record<string, FeatureValue>[];
+  /** Vector features of each row (see PredictionInput.embeddings). */
+  embeddings?: ArrayLike<Record<string, EmbeddingValue> | undefined>;
   predictions: ArrayLike<number | string | boolean>;
   scores?: ArrayLike<number>;
   ids?: ArrayLike<string>;
@@ -49,6 +64,8 @@ export interface WrapOptions<A extends unknown[], R> {
   prediction?: (result: Awaited<R>) => number | string | boolean;
   score?: (result: Awaited<R>) => number | undefined;
   segment?: (...args: A) => Record<string, string | number | boolean> | undefined;
+  /** The vector features of a call, from its arguments (read before the call). */
+  embeddings?: (...args: A) => Record<string, EmbeddingValue> | undefined;
 }
 
 export type RedactMode = 'drop' | 'hash';

@@ -14,6 +14,7 @@ import { PerformanceEngine } from './performance/engine.js';
 import { PerformanceGauges } from './performance/gauges.js';
 import { DEFAULT_LIMITS } from './ingest/otlp-logs.js';
 import { CardinalityGuard } from './ingest/cardinality.js';
+import { EmbeddingDims } from './ingest/embeddings.js';
 import { createLogger, type Logger } from './log.js';
 import { createApp } from './server.js';
 import { clickhouseAlertStore } from './store/alert-state.js';
@@ -101,6 +102,8 @@ export async function startCollector(config: Config, log: Logger = createLogger(
 
   const guard = new CardinalityGuard({ maxModels: config.maxModels ?? 1000, maxFeaturesPerModel: config.maxFeaturesPerModel ?? 2000 });
   await guard.load(store.client);
+  const embeddingDims = new EmbeddingDims();
+  await embeddingDims.load(store.client);
   const spool = new Spool(config.spoolDir ?? join(config.dataDir, 'spool'), config.spoolMaxBytes ?? 1024 ** 3);
   const writer = new Writer(store, {
     spool,
@@ -127,7 +130,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
     logs: {
-      limits: { ...DEFAULT_LIMITS, maxAgeMs: config.retentionDays * 86_400_000 },
+      limits: { ...DEFAULT_LIMITS, maxAgeMs: config.retentionDays * 86_400_000, embeddingDims },
       guard,
       maxBodyBytes: config.maxBodyBytes,
       store: (batch) => writer.write(batch),

@@ -33,6 +33,8 @@ export const ATTR = {
   id: 'ml.prediction.id',
   featurePrefix: 'ml.feature.',
   segmentPrefix: 'ml.segment.',
+  /** A vector feature (an embedding): an arrayValue of numbers, one dimension per model version. */
+  embeddingPrefix: 'ml.embedding.',
   prediction: 'ml.prediction.value',
   score: 'ml.prediction.score',
   latency: 'ml.prediction.latency_ms',

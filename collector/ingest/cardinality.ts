@@ -40,6 +40,7 @@ export class CardinalityGuard {
       const fresh: string[] = [];
       for (const name in r.num) if (!known.has(name)) fresh.push(name);
       for (const name in r.cat) if (!known.has(name)) fresh.push(name);
+      if (r.emb !== undefined) for (const name in r.emb) if (!known.has(name)) fresh.push(name);
       if (fresh.length > 0 && known.size + fresh.length > this.limits.maxFeaturesPerModel) {
         rejected.push({
           path: `prediction "${r.id}" of model "${r.model}"`,

@@ -4,7 +4,8 @@
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
 import protobuf from 'protobufjs';
 import { BadRequest } from './body.js';
-import { Attrs, FieldError, MISSING, recordToRow, UNSUPPORTED, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import { Attrs, FieldError, InvalidArray, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import { MAX_EMBEDDING_DIMS } from './embeddings.js';
 import type { DecodedBatch } from './records.js';
 
 type Reader = protobuf.Reader;
@@ -29,13 +30,59 @@ function anyValue(r: Reader, stop: number): AttrVal {
       case 2: v = String(r.bool()); break;
       case 3: v = longToNumber(r.int64() as never); break;
       case 4: v = r.double(); break;
-      case 5: r.skipType(tag & 7); v = UNSUPPORTED.array; break;
+      case 5: v = (tag & 7) === 2 ? arrayValue(r, end(r)) : (r.skipType(tag & 7), UNSUPPORTED.array); break;
       case 6: r.skipType(tag & 7); v = UNSUPPORTED.kvlist; break;
       case 7: r.skipType(tag & 7); v = UNSUPPORTED.bytes; break;
       default: r.skipType(tag & 7);
     }
   }
   return v;
+}
+
+// An ArrayValue of numbers (double_value or int_value elements) into one Float64Array: elements
+// go to a reused scratch array first, so a vector costs one allocation, no object per element.
+let scratch = new Float64Array(1024);
+function arrayValue(r: Reader, stop: number): AttrVal {
+  let n = 0;
+  let bad = -1;
+  while (r.pos < stop) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const vEnd = end(r);
+    let x = 0;
+    let ok = false;
+    while (r.pos < vEnd) {
+      const t = r.uint32();
+      const f = t >>> 3;
+      if (f === 4 && (t & 7) === 1) {
+        x = r.double();
+        ok = true;
+      } else if (f === 3 && (t & 7) === 0) {
+        x = longToNumber(r.int64() as never);
+        ok = true;
+      } else {
+        r.skipType(t & 7);
+        if (f >= 1 && f <= 7) ok = false; // the last value field wins, as in anyValue
+      }
+    }
+    if (!ok && bad < 0) bad = n;
+    if (n < MAX_EMBEDDING_DIMS) {
+      if (n === scratch.length) {
+        const next = new Float64Array(scratch.length * 2);
+        next.set(scratch);
+        scratch = next;
+      }
+      scratch[n] = x;
+    }
+    n++;
+  }
+  if (bad >= 0) return new InvalidArray(`arrayValue element ${bad} must be a number (doubleValue or intValue)`);
+  if (n === 0) return new InvalidArray('empty arrayValue');
+  if (n > MAX_EMBEDDING_DIMS) return new InvalidArray(`arrayValue has ${n} elements, more than ${MAX_EMBEDDING_DIMS}`);
+  return scratch.slice(0, n);
 }
 
 // Attribute keys repeat on every record: a key's string is kept by a hash of its bytes, so the
@@ -103,7 +150,8 @@ function logRecord(r: Reader, stop: number): RecordView {
   return view;
 }
 
-export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): DecodedBatch {
+export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = Date.now()): DecodedBatch {
+  const limits = withEmbeddingDims(givenLimits);
   const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
   const r = Reader.create(body);
   let ri = 0;

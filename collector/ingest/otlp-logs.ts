@@ -7,6 +7,7 @@ import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type ExportLogsServiceRequest as Req, type KeyValue } from '../../otlp/types.js';
 import { parseExportRequest, type Encoding } from './body.js';
 import type { DecodedBatch, PredictionRow } from './records.js';
+import { EmbeddingDims, MAX_EMBEDDING_DIMS, MAX_EMBEDDINGS_PER_RECORD } from './embeddings.js';
 
 export interface Limits {
   maxFeatures: number;
@@ -15,17 +16,25 @@ export interface Limits {
   maxAgeMs?: number;
   /** Records further in the future than this (clock skew) are rejected. */
   maxFutureMs?: number;
+  /**
+   * The dimension of each embedding per model version, across requests (the collector's, loaded
+   * from the store); without it, dimensions are held consistent within each request only.
+   */
+  embeddingDims?: EmbeddingDims;
 }
 
 export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096, maxAgeMs: 30 * 86_400_000, maxFutureMs: 3_600_000 };
 
 /** An attribute value as the validator sees it, whatever the encoding. */
-// Plain numbers and strings, so decoding allocates nothing per attribute value.
-export type AttrVal = number | string | typeof MISSING | Invalid;
+// Plain numbers and strings, so decoding allocates nothing per attribute value; an arrayValue of
+// numbers is one Float64Array (only accepted as an embedding).
+export type AttrVal = number | string | Float64Array | typeof MISSING | Invalid;
 export const MISSING: unique symbol = Symbol('missing');
 export class Invalid {
   constructor(readonly reason: string) {}
 }
+/** An arrayValue that is not a vector of numbers (rejected for what it is only under ml.embedding.*). */
+export class InvalidArray extends Invalid {}
 
 /**
  * A record's (or resource's) attributes in arrival order. Two arrays rather than a Map: a Map per
@@ -88,10 +97,27 @@ export function jsonValue(value: AnyValue | undefined): AttrVal {
   if (value.boolValue !== undefined) {
     return typeof value.boolValue === 'boolean' ? String(value.boolValue) : new Invalid('boolValue must be a boolean');
   }
-  if (value.arrayValue !== undefined) return UNSUPPORTED.array;
+  if (value.arrayValue !== undefined) return jsonArray(value.arrayValue);
   if (value.kvlistValue !== undefined) return UNSUPPORTED.kvlist;
   if (value.bytesValue !== undefined) return UNSUPPORTED.bytes;
   return MISSING;
+}
+
+/** An OTLP/JSON arrayValue: numbers only (doubleValue or intValue), 1..MAX_EMBEDDING_DIMS of them. */
+function jsonArray(a: unknown): AttrVal {
+  const values = (a as { values?: unknown } | null)?.values;
+  if (values === undefined || values === null) return new InvalidArray('empty arrayValue');
+  if (!Array.isArray(values)) return new InvalidArray('arrayValue.values must be an array');
+  if (values.length === 0) return new InvalidArray('empty arrayValue');
+  if (values.length > MAX_EMBEDDING_DIMS) return new InvalidArray(`arrayValue has ${values.length} elements, more than ${MAX_EMBEDDING_DIMS}`);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const e = values[i] as AnyValue | null;
+    const x = e === null || typeof e !== 'object' ? undefined : e.doubleValue !== undefined ? jsonNumber(e.doubleValue, 'doubleValue') : e.intValue !== undefined ? jsonNumber(e.intValue, 'intValue') : undefined;
+    if (typeof x !== 'number') return new InvalidArray(`arrayValue element ${i} must be a number (doubleValue or intValue)${x instanceof Invalid ? `: ${x.reason}` : ''}`);
+    out[i] = x;
+  }
+  return out;
 }
 
 export const UNSUPPORTED = {
@@ -118,8 +144,9 @@ function jsonNanosToMs(v: string | number | undefined): number | undefined {
 }
 
 /** Validates and converts every record of an OTLP/JSON-shaped request; never throws for a single bad record. */
-export function decodeLogs(req: Req, limits: Limits = DEFAULT_LIMITS, now = Date.now()): DecodedBatch {
+export function decodeLogs(req: Req, givenLimits: Limits = DEFAULT_LIMITS, now = Date.now()): DecodedBatch {
   const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
+  const limits = withEmbeddingDims(givenLimits);
   (req.resourceLogs ?? []).forEach((rl, ri) => {
     const rPath = `resourceLogs[${ri}]`;
     const scopeLogs = Array.isArray(rl?.scopeLogs) ? rl.scopeLogs : [];
@@ -171,7 +198,10 @@ const resourcePath = (path: string) => path.replace(/\.scopeLogs.*$/, '.resource
 
 // Field paths are built only for an error: building one per attribute was most of the garbage.
 function checked(v: AttrVal, path: string, key: string, limits: Limits): AttrVal {
-  if (v instanceof Invalid) throw new FieldError(attrPath(path, key), v.reason);
+  if (typeof v === 'object') {
+    if (v instanceof Invalid && !(v instanceof InvalidArray)) throw new FieldError(attrPath(path, key), v.reason);
+    throw new FieldError(attrPath(path, key), `array values are not supported here (a vector goes in ${ATTR.embeddingPrefix}<name>)`);
+  }
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings skip the byte count.
   if (typeof v === 'string' && v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v) > limits.maxStringBytes) {
     throw new FieldError(attrPath(path, key), `string longer than ${limits.maxStringBytes} bytes`);
@@ -221,6 +251,21 @@ function featureName(key: string): string {
     if (names.size < 100_000) names.set(key, n);
   }
   return n;
+}
+
+const embNames = new Map<string, string>();
+function embeddingName(key: string): string {
+  let n = embNames.get(key);
+  if (n === undefined) {
+    n = key.slice(ATTR.embeddingPrefix.length);
+    if (embNames.size < 100_000) embNames.set(key, n);
+  }
+  return n;
+}
+
+/** Dimensions held consistent within one request when the caller keeps none across requests. */
+export function withEmbeddingDims(limits: Limits): Limits {
+  return limits.embeddingDims !== undefined ? limits : { ...limits, embeddingDims: new EmbeddingDims() };
 }
 
 export function recordToRow(view: RecordView, path: string, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
@@ -273,6 +318,7 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
     segment: {},
   };
   let features = 0;
+  let embeddings = 0;
   const { keys, vals } = attrs;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
@@ -285,9 +331,31 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
       if (typeof c === 'number') row.num[name] = c;
       else if (typeof c === 'string') row.cat[name] = c;
       else row.num[name] = NaN; // missing, type unknown: counted as a missing value
+    } else if (key.startsWith(ATTR.embeddingPrefix)) {
+      if (v === MISSING) continue;
+      if (!(v instanceof Float64Array)) {
+        throw new FieldError(attrPath(path, key), v instanceof Invalid ? v.reason : 'must be an arrayValue of numbers');
+      }
+      const name = embeddingName(key);
+      if (name === '') throw new FieldError(attrPath(path, key), 'embedding name is empty');
+      if (++embeddings > MAX_EMBEDDINGS_PER_RECORD) throw new FieldError(attrPath(path, key), `more than ${MAX_EMBEDDINGS_PER_RECORD} embeddings`);
+      (row.emb ??= {})[name] = v;
     } else if (key.startsWith(ATTR.segmentPrefix)) {
       const c = checked(v, path, key, limits);
       if (typeof c === 'number' || typeof c === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c);
+    }
+  }
+  if (row.emb !== undefined) {
+    const dims = limits.embeddingDims;
+    if (dims !== undefined) {
+      for (const name in row.emb) {
+        const want = dims.get(row.model, row.version, name);
+        const got = row.emb[name].length;
+        if (want !== undefined && want !== got) {
+          throw new FieldError(attrPath(path, ATTR.embeddingPrefix + name), `dimension ${got}, but embedding "${name}" of model "${row.model}" version "${row.version}" has dimension ${want}`);
+        }
+      }
+      for (const name in row.emb) dims.set(row.model, row.version, name, row.emb[name].length);
     }
   }
   out.predictions.push(row);

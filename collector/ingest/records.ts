@@ -11,6 +11,8 @@ export interface PredictionRow {
   num: Record<string, number>; // NaN = missing
   cat: Record<string, string>;
   segment: Record<string, string>;
+  /** Vector features (ml.embedding.<name>), when the record has any. */
+  emb?: Record<string, ArrayLike<number>>;
 }
 
 export interface LabelRow {

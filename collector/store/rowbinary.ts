@@ -18,6 +18,7 @@ export const TABLES = {
       ['model', 'String'], ['version', 'String'], ['ts', "DateTime64(3, 'UTC')"], ['id', 'String'], ['prediction', 'String'],
       ['prediction_num', 'Float64'], ['score', 'Float64'], ['latency_ms', 'Float32'],
       ['num', 'Map(String, Float64)'], ['cat', 'Map(String, String)'], ['segment', 'Map(String, String)'],
+      ['emb', 'Map(String, Array(Float32))'],
     ],
   },
   labels: {
@@ -181,6 +182,29 @@ class RowBinaryWriter {
     this.setCount(at, n);
   }
 
+  /** Map(String, Array(Float32)): names, then each vector's length and its elements as float32. */
+  vecMap(m: Record<string, ArrayLike<number>> | undefined): void {
+    if (m === undefined) {
+      this.u8(0);
+      return;
+    }
+    const at = this.countAt();
+    let n = 0;
+    for (const k in m) {
+      const v = m[k];
+      const len = v.length;
+      this.name(k);
+      this.varint(len);
+      this.ensure(4 * len);
+      const dv = this.dv;
+      let p = this.pos;
+      for (let j = 0; j < len; j++, p += 4) dv.setFloat32(p, v[j], true);
+      this.pos = p;
+      n++;
+    }
+    this.setCount(at, n);
+  }
+
   endRow(): void {
     this.ends.push(this.pos);
   }
@@ -204,6 +228,7 @@ export function encodePredictions(rows: PredictionRow[]): Block {
     w.numMap(r.num);
     w.strMap(r.cat);
     w.strMap(r.segment);
+    w.vecMap(r.emb);
     w.endRow();
   }
   return w.block();
@@ -243,6 +268,25 @@ export function encodeMetricPoints(rows: MetricPointRow[]): Block {
     w.endRow();
   }
   return w.block();
+}
+
+/**
+ * Rows of predictions encoded before the `emb` column (spool format 1) in today's layout: `emb` is
+ * the last column, so each row gains an empty map (one zero byte) at its end.
+ */
+export function withEmptyEmbeddings(b: Block): Block {
+  const data = Buffer.allocUnsafe(b.data.length + b.ends.length);
+  const ends: number[] = [];
+  let from = 0;
+  let at = 0;
+  for (const e of b.ends) {
+    b.data.copy(data, at, from, e);
+    at += e - from;
+    data[at++] = 0;
+    ends.push(at);
+    from = e;
+  }
+  return { data, ends };
 }
 
 export const rowCount = (blocks: Block[]): number => blocks.reduce((n, b) => n + b.ends.length, 0);

@@ -7,7 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { LabelRow, PredictionRow } from '../ingest/records.js';
 import type { RowBinaryInsert, Store } from './client.js';
-import { encodeLabels, encodeMetricPoints, encodePredictions, joinBlocks, rowCount, splitRows, TABLES, type Block, type TableName } from './rowbinary.js';
+import { encodeLabels, encodeMetricPoints, encodePredictions, joinBlocks, rowCount, splitRows, TABLES, withEmptyEmbeddings, type Block, type TableName } from './rowbinary.js';
 import type { MetricPointRow } from '../ingest/otlp-metrics.js';
 import type { Spool } from './spool.js';
 
@@ -47,7 +47,10 @@ interface Waiter { resolve(): void; reject(e: Error): void }
 
 // A spooled batch: this magic line, a JSON header line naming each table's rows and bytes, then per
 // table the rows' end offsets (UInt32 LE) and the RowBinary bytes.
-const SPOOL_MAGIC = 'driftwatch-spool rowbinary 1\n';
+// Format 2 added the predictions' `emb` column; a format 1 batch (spooled by an older collector)
+// is replayed with an empty `emb` per row.
+const SPOOL_MAGIC = 'driftwatch-spool rowbinary 2\n';
+const SPOOL_MAGIC_1 = 'driftwatch-spool rowbinary 1\n';
 
 export function spoolPayload(t: Tables): Buffer {
   const parts: Buffer[] = [];
@@ -63,7 +66,8 @@ export function spoolPayload(t: Tables): Buffer {
 
 /** The tables of a spooled batch; `legacy` for a batch spooled by 0.1.0 (JSONEachRow lines). */
 export function readSpoolPayload(payload: Buffer): { tables: Tables } | { legacy: Record<string, string[]> } {
-  if (!payload.subarray(0, SPOOL_MAGIC.length).equals(Buffer.from(SPOOL_MAGIC))) {
+  const v1 = payload.subarray(0, SPOOL_MAGIC_1.length).equals(Buffer.from(SPOOL_MAGIC_1));
+  if (!v1 && !payload.subarray(0, SPOOL_MAGIC.length).equals(Buffer.from(SPOOL_MAGIC))) {
     return { legacy: JSON.parse(payload.toString()) as Record<string, string[]> };
   }
   const nl = payload.indexOf(10, SPOOL_MAGIC.length);
@@ -73,7 +77,8 @@ export function readSpoolPayload(payload: Buffer): { tables: Tables } | { legacy
   for (const h of header) {
     const ends = Array.from({ length: h.rows }, (_, i) => payload.readUInt32LE(at + 4 * i));
     at += 4 * h.rows;
-    tables[h.table] = [{ data: payload.subarray(at, at + h.bytes), ends }];
+    const block = { data: payload.subarray(at, at + h.bytes), ends };
+    tables[h.table] = [v1 && h.table === 'predictions' ? withEmptyEmbeddings(block) : block];
     at += h.bytes;
   }
   return { tables };

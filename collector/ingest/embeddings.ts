@@ -1,0 +1,40 @@
+// Embedding dimensions: every vector of one embedding name must keep one dimension per model
+// version (a centroid of vectors of different lengths means nothing). The first dimension accepted
+// for (model, version, name) is the one; a record with another is rejected by name, with the field
+// path. Known dimensions are loaded from the store at start, so a restart keeps them.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { queryRows } from '../store/client.js';
+
+/** Longest embedding accepted (elements of an arrayValue). */
+export const MAX_EMBEDDING_DIMS = 4096;
+/** Embeddings per record. */
+export const MAX_EMBEDDINGS_PER_RECORD = 32;
+/** Names remembered; beyond this, new names are checked within their request only. */
+const MAX_KNOWN = 100_000;
+
+const key = (model: string, version: string, name: string) => `${model}\u0000${version}\u0000${name}`;
+
+export class EmbeddingDims {
+  private dims = new Map<string, number>();
+
+  /** The dimension of (model, version, name), if one has been accepted. */
+  get(model: string, version: string, name: string): number | undefined {
+    return this.dims.get(key(model, version, name));
+  }
+
+  set(model: string, version: string, name: string, dim: number): void {
+    if (this.dims.size < MAX_KNOWN) this.dims.set(key(model, version, name), dim);
+  }
+
+  /** The dimensions already stored (reads only the `emb` column's keys and sizes). */
+  async load(client: ClickHouseClient): Promise<void> {
+    const rows = await queryRows<{ model: string; version: string; name: string; dim: number }>(
+      client,
+      `SELECT model, version, name, any(dim) AS dim FROM (
+         SELECT model, version, k AS name, length(v) AS dim FROM predictions
+         ARRAY JOIN mapKeys(emb) AS k, mapValues(emb) AS v WHERE notEmpty(emb))
+       GROUP BY model, version, name LIMIT ${MAX_KNOWN}`,
+    );
+    for (const r of rows) this.set(r.model, r.version, r.name, Number(r.dim));
+  }
+}
