@@ -34,7 +34,8 @@ const isOutput = (column: string) => column.startsWith('@');
 /** Samples of the drift signals from one drift report. */
 export function driftSamples(rule: Rule, r: Pick<LiveDriftResult, 'model' | 'version' | 'report'>): Sample[] {
   const base = { model: r.model, version: r.version };
-  const features = r.report.columns.filter((c) => !isOutput(c.column) && (!rule.features || rule.features.includes(c.column)));
+  // An embedding's statistic (a centroid distance) is not the rule's method's: only `auto` rules see it.
+  const features = r.report.columns.filter((c) => !isOutput(c.column) && (!rule.features || rule.features.includes(c.column)) && (c.type !== 'embedding' || rule.method === 'auto'));
   switch (rule.signal) {
     case 'feature_drift':
       return features.map((c) => ({ labels: { ...base, feature: c.column, method: c.method }, value: c.statistic }));

@@ -25,6 +25,7 @@ import { buildProfile, loadProfile, type Profile, type ReferenceSources } from '
 import { DriftInputError, type DriftReport, type Method } from './report.js';
 import { addCounts, currentFromRaw, currentFromRollups, MINUTE_MS, profileReport, type CurrentCounts, type MinuteWindow } from './rollup-drift.js';
 import { rawCategoricalSource, rawNumericSource } from './sources.js';
+import { addEmbeddingSums, buildEmbeddingProfiles, embeddingColumns, embeddingSumsFromRaw, embeddingSumsFromRollups, loadEmbeddingProfiles, type EmbeddingProfile, type EmbeddingSums } from './embedding.js';
 
 export interface Baseline {
   model: string;
@@ -95,6 +96,7 @@ export type BaselineSpec =
 export class LiveDrift {
   private baselines = new Map<string, Baseline>();
   private profiles = new Map<string, Promise<Profile | undefined>>();
+  private embProfiles = new Map<string, Promise<EmbeddingProfile[]>>();
   private cache = new Map<string, LiveDriftResult>();
   private computing = new Map<string, Promise<LiveDriftResult | undefined>>();
   private changes: Promise<unknown> = Promise.resolve();
@@ -145,6 +147,28 @@ export class LiveDrift {
       p.catch(() => this.profiles.delete(k));
     }
     return p;
+  }
+
+  /** The embedding profiles of a version's current baseline (empty when it has none). */
+  embeddingProfiles(model: string, version: string): Promise<EmbeddingProfile[]> {
+    const b = this.baseline(model, version);
+    if (!b) return Promise.resolve([]);
+    const k = `${key(model, version)}\u0000${b.profileId}`;
+    let p = this.embProfiles.get(k);
+    if (!p) {
+      p = loadEmbeddingProfiles(this.client, model, version, b.profileId);
+      this.embProfiles.set(k, p);
+      p.catch(() => this.embProfiles.delete(k));
+    }
+    return p;
+  }
+
+  /** Embedding sums of the current window, split between rollups and raw rows as `current` does. */
+  private async currentEmbeddings(model: string, version: string, win: { w: MinuteWindow; rollupsFrom?: number }): Promise<EmbeddingSums[]> {
+    const { w, rollupsFrom } = win;
+    if (rollupsFrom === undefined) return embeddingSumsFromRaw(this.client, model, version, w.fromMs, w.toMs);
+    const sums = await embeddingSumsFromRollups(this.client, model, version, rollupsFrom, w.toMs);
+    return rollupsFrom > w.fromMs ? addEmbeddingSums(sums, await embeddingSumsFromRaw(this.client, model, version, w.fromMs, rollupsFrom)) : sums;
   }
 
   /**
@@ -228,6 +252,8 @@ export class LiveDrift {
     }
     const profile = await buildProfile(this.client, model, version, profileId, sources);
     if (profile.features.size === 0) throw new DriftInputError('baseline: the reference has no feature values');
+    // Embeddings are profiled from a time range's raw rows (an uploaded reference has none).
+    if (spec.kind === 'range') await buildEmbeddingProfiles(this.client, model, version, profileId, spec.fromMs, spec.toMs, rows);
     const fromMs = spec.kind === 'range' ? spec.fromMs : 0;
     const toMs = spec.kind === 'range' ? spec.toMs : 0;
     const rollupFromMs = floorMinute(Math.max(now - (this.o.backfillMs ?? DEFAULT_BACKFILL_MS), toMs + 1));
@@ -330,6 +356,12 @@ export class LiveDrift {
     if (!win) return undefined;
     const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method, maxRawValues: this.o.maxRawValues, minEffectSize: this.o.minEffectSize ?? true });
     if (report.current_rows === 0) return undefined;
+    const embProfiles = await this.embeddingProfiles(model, version);
+    if (embProfiles.length > 0) {
+      report.columns.push(...embeddingColumns(embProfiles, await this.currentEmbeddings(model, version, win), report.current_rows));
+      report.drifted_columns = report.columns.filter((c) => c.drift).length;
+      report.dataset_drift = report.columns.length > 0 && report.drifted_columns / report.columns.length >= report.drift_share;
+    }
     const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report, read: win.rollupsFrom === undefined ? 'raw' : 'rollups', window: win.w };
     this.cache.set(`${key(model, version)}\u0000${windowMs}\u0000${method}`, result);
     await this.save(result);

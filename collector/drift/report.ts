@@ -40,8 +40,9 @@ export function isMethod(x: unknown): x is Method {
 
 export interface ColumnDrift {
   column: string;
-  type: ColumnType;
-  method: Method;
+  /** `embedding`: a vector feature (ml.embedding.<name>), always compared with `centroid` (embedding.ts). */
+  type: ColumnType | 'embedding';
+  method: Method | 'centroid';
   statistic: number;
   /** null for methods without a p-value. */
   p_value: number | null;
@@ -58,6 +59,8 @@ export interface ColumnDrift {
   min_effect_size?: number | null;
   /** Only with a p-value correction: the adjusted p-value (null for methods without one); the verdict uses it. */
   p_value_adjusted?: number | null;
+  /** Embeddings only: the vectors' dimension. */
+  dimension?: number;
   quality: ColumnQuality;
 }
 
