@@ -67,9 +67,9 @@ export class Spool {
     return true;
   }
 
-  /** The oldest batch, if any. */
-  peek(): { entry: SpoolEntry; payload: Buffer } | undefined {
-    const entry = this.entries[0];
+  /** The oldest batch (or the i-th oldest), if any. */
+  peek(i = 0): { entry: SpoolEntry; payload: Buffer } | undefined {
+    const entry = this.entries[i];
     if (!entry) return undefined;
     return { entry, payload: readFileSync(entry.file) };
   }

@@ -101,6 +101,8 @@ export interface WriterOptions {
   maxInFlight?: number;
   /** How often the spool is retried while ClickHouse is unavailable. */
   replayIntervalMs?: number;
+  /** After this long without a successful insert, the store is pinged (default 5000 ms). */
+  probeIntervalMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
   onInsert?: (table: string, rows: number, ms: number) => void;
   onDrop?: (table: string, rows: number, reason: string) => void;
@@ -117,6 +119,9 @@ export class Writer {
   private inflight = new Set<Promise<void>>();
   private replayTimer: NodeJS.Timeout;
   private replaying = false;
+  private probing = false;
+  private lastOk = performance.now();
+  private probeTimer: NodeJS.Timeout;
   private closed = false;
   /** True while ClickHouse is failing and batches go to the spool. */
   degraded = false;
@@ -127,6 +132,9 @@ export class Writer {
     this.degraded = o.spool.length > 0;
     this.replayTimer = setInterval(() => void this.replay(), o.replayIntervalMs ?? 1000);
     this.replayTimer.unref();
+    const probeMs = o.probeIntervalMs ?? 5000;
+    this.probeTimer = setInterval(() => void this.probe(), Math.max(100, probeMs / 2));
+    this.probeTimer.unref();
   }
 
   /** Replaces the store (after a reconnect); the spool replays through the new one. */
@@ -223,6 +231,7 @@ export class Writer {
     const start = performance.now();
     try {
       await insertBlocks(this.store, table, blocks, this.o.insertSettings);
+      this.lastOk = performance.now();
       this.o.onInsert?.(table, rows, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;
@@ -237,28 +246,55 @@ export class Writer {
     }
   }
 
-  /** Replays spooled batches in order; leaves degraded mode once the spool is empty. */
+  /**
+   * Replays spooled batches in order; leaves degraded mode once the spool is empty and the store
+   * answers. Consecutive batches go in one insert per table (up to maxBatchRows rows or 64 MB): one
+   * insert per spooled request made recovery time grow with the number of requests, not rows.
+   */
   async replay(): Promise<void> {
     if (this.replaying || !this.degraded) return;
     this.replaying = true;
     try {
+      let replayed = 0;
       for (;;) {
-        const next = this.o.spool.peek();
-        if (!next) break;
-        const batch = readSpoolPayload(next.payload);
-        if ('tables' in batch) await this.insertTables(batch.tables);
-        else {
+        const first = this.o.spool.peek();
+        if (!first) break;
+        const batch = readSpoolPayload(first.payload);
+        if (!('tables' in batch)) {
           for (const [table, lines] of Object.entries(batch.legacy)) {
             if (lines.length > 0) await this.store.client.command({ query: `INSERT INTO ${TABLES[table as TableName].name} FORMAT JSONEachRow\n${lines.join('\n')}` });
           }
+          this.o.spool.remove(first.entry);
+          this.replayedBatches++;
+          replayed++;
+          continue;
         }
-        this.o.spool.remove(next.entry);
-        this.replayedBatches++;
+        const merged = batch.tables;
+        const entries = [first.entry];
+        let rows = TABLE_NAMES.reduce((n, k) => n + rowCount(merged[k]), 0);
+        let bytes = first.payload.length;
+        for (let i = 1; rows < (this.o.maxBatchRows ?? 50_000) && bytes < 64 * 1024 * 1024; i++) {
+          const next = this.o.spool.peek(i);
+          if (!next) break;
+          const b = readSpoolPayload(next.payload);
+          if (!('tables' in b)) break;
+          for (const k of TABLE_NAMES) for (const block of b.tables[k]) merged[k].push(block);
+          entries.push(next.entry);
+          rows += TABLE_NAMES.reduce((n, k) => n + rowCount(b.tables[k]), 0);
+          bytes += next.payload.length;
+        }
+        await this.insertTables(merged);
+        for (const e of entries) this.o.spool.remove(e);
+        this.replayedBatches += entries.length;
+        replayed += entries.length;
       }
       // Batches queued behind the spool keep their order: new writes went to the spool too.
       while (this.inflight.size > 0) await Promise.race(this.inflight);
       if (this.o.spool.length === 0) {
+        // Degraded by the probe with nothing spooled: the store must answer before writes go to it.
+        if (replayed === 0 && !(await this.store.client.ping()).success) return;
         this.degraded = false;
+        this.lastOk = performance.now();
         this.o.log?.('store_recovered', { replayed_batches: this.replayedBatches });
       }
     } catch {
@@ -268,10 +304,32 @@ export class Writer {
     }
   }
 
+  /**
+   * While nothing is being written, asks the store whether it is there (so /readyz and
+   * driftwatch_store_up notice an outage before the next request does); a failed ping degrades
+   * the writer as a failed insert would.
+   */
+  async probe(): Promise<void> {
+    if (this.degraded || this.closed || this.probing || this.inflight.size > 0) return;
+    if (performance.now() - this.lastOk < (this.o.probeIntervalMs ?? 5000)) return;
+    this.probing = true;
+    try {
+      const r = await this.store.client.ping();
+      if (r.success) this.lastOk = performance.now();
+      else if (!this.degraded) {
+        this.degraded = true;
+        this.o.log?.('store_unavailable', { error: r.error.message, action: 'probe' });
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
     clearInterval(this.replayTimer);
+    clearInterval(this.probeTimer);
     await this.replay();
   }
 }
