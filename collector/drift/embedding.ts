@@ -3,16 +3,24 @@
 // the current ones (dimension d; vectors with a non-finite component left out):
 //
 //   statistic  D = || mean(y) - mean(x) ||_2                       (Euclidean distance of the centroids)
-//   effect     D / max(sqrt(sum_j s2_ref_j), 0.001)                (relative to the reference's RMS spread)
-//   p-value    v_j = s2_ref_j / n + s2_cur_j / m,  E = sum v_j,  F = sum v_j^2
-//              D^2 ~ g chi2(h) with g = F / E, h = E^2 / F         (Welch-Satterthwaite, per-dimension variances)
+//   effect     D / max(sqrt(T), 0.001), T = sum_j s2_ref_j = tr S_ref (relative to the reference's RMS spread)
+//   p-value    E = sum_j (s2_ref_j / n + s2_cur_j / m)             (E[D^2] under H0, each side its own variances)
+//              W = unbiased estimate of tr(Sigma^2) = ||Sigma||_F^2 (off-diagonal terms included), stored
+//                  with the baseline profile (Chen & Qin's U-statistic on the centered Gram matrix of
+//                  a sample of at most 2000 reference vectors)
+//              h = clamp(T^2 / W, 1, d),  g = E / h                 (D^2 ~ g chi2(h): mean E, variance 2 g^2 h)
 //              p = chi2.sf(D^2 / g, h)
 //   drift      p < 0.05 and effect >= 0.1
 //
+// Under a common covariance Sigma, g = (1/n + 1/m) tr(Sigma^2) / tr(Sigma) and h = tr(Sigma)^2 / tr(Sigma^2),
+// matching the mean tr(Sigma)(1/n + 1/m) and variance 2 tr(Sigma^2)(1/n + 1/m)^2 of D^2. Profiles built
+// before migration 9 carry no W: their h is the diagonal (Welch-Satterthwaite) E^2 / sum_j v_j^2.
+//
 // s2 are per-dimension sample variances (ddof = 1). Everything per row (counts, per-dimension sums,
-// means, variances) is computed inside ClickHouse (avgForEach / varSampStableForEach over the
-// reference, sumForEach states in the embedding_minutes rollup for current windows); only one
-// vector of d numbers per side and embedding reaches the collector.
+// means, variances, the Gram matrix) is computed inside ClickHouse (avgForEach / varSampStableForEach
+// and a self-join of the sample with dotProduct over the reference, sumForEach states in the
+// embedding_minutes rollup for current windows); only one vector of d numbers per side and
+// embedding reaches the collector.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
@@ -27,6 +35,26 @@ export const CENTROID_THRESHOLD = 0.05;
 export const CENTROID_MIN_EFFECT = 0.1;
 /** Floor of the RMS spread that normalises the effect size (as wasserstein's 0.001 std floor). */
 const MIN_SPREAD = 0.001;
+/** The Gram matrix behind tr(Sigma^2) uses at most this many reference vectors... */
+export const GRAM_MAX_VECTORS = 2000;
+/** ...and at most sqrt(GRAM_WORK / d) of them (n_s^2 d multiply-adds: 2000 up to d = 768, 866 at d = 4096). */
+export const GRAM_WORK = 2000 * 2000 * 768;
+
+/** The Gram sample size for dimension d: min(available, 2000, floor(sqrt(GRAM_WORK / d))). */
+export function gramSampleSize(d: number, available: number): number {
+  return Math.min(available, GRAM_MAX_VECTORS, Math.floor(Math.sqrt(GRAM_WORK / d)));
+}
+
+/**
+ * Chen & Qin's (2010) unbiased estimator of tr(Sigma^2) from ns vectors, in Himeno & Yamada's (2014)
+ * O(ns^2) form on the centered Gram matrix K (K_ij = (x_i - xbar).(x_j - xbar)): `trace` = tr K,
+ * `frob2` = sum_ij K_ij^2, `diag2` = sum_i K_ii^2. NaN for ns < 4. Unbiased without normality; may be
+ * <= 0 by chance when tr(Sigma^2) is small against its noise (centroidDrift then takes h = d).
+ */
+export function traceSqFromGram(ns: number, trace: number, frob2: number, diag2: number): number {
+  if (!(ns >= 4)) return NaN;
+  return ((ns - 2) * frob2 + (trace * trace) / (ns - 1) - ns * diag2) / (ns * (ns - 2) * (ns - 3));
+}
 
 /** One side's summary of an embedding: n vectors of dimension mean.length. */
 export interface EmbeddingMoments {
@@ -34,6 +62,11 @@ export interface EmbeddingMoments {
   mean: ArrayLike<number>;
   /** Per-dimension sample variance (ddof = 1). */
   var: ArrayLike<number>;
+  /**
+   * Reference side only: the estimate W of tr(Sigma^2) (traceSqFromGram). Absent or non-finite: the
+   * p-value takes the diagonal (Welch-Satterthwaite) degrees of freedom instead.
+   */
+  traceSq?: number;
 }
 
 export interface CentroidResult {
@@ -42,7 +75,7 @@ export interface CentroidResult {
   effect_size: number;
   /** E[D^2] under H0 (sum of v_j), for reading the statistic. */
   expected_sq: number;
-  /** Satterthwaite's degrees of freedom h. */
+  /** The scaled chi-square's degrees of freedom h (tr(Sigma)^2 / tr(Sigma^2), or the diagonal fallback's). */
   dof: number;
 }
 
@@ -69,8 +102,12 @@ export function centroidDrift(ref: EmbeddingMoments, cur: EmbeddingMoments): Cen
   const statistic = Math.sqrt(d2);
   const effect = statistic / Math.max(Math.sqrt(trRef), MIN_SPREAD);
   if (!(e > 0)) return { statistic, p_value: d2 > 0 ? 0 : 1, effect_size: effect, expected_sq: 0, dof: 0 };
-  const g = f / e;
-  const h = (e * e) / f;
+  const w = ref.traceSq;
+  // With the covariance: h = tr(Sigma)^2 / tr(Sigma^2) from the reference, clamped to [1, d] (its range
+  // for any covariance; W <= 0 is an estimate below its noise, i.e. a very spread spectrum: h = d).
+  // Without (older profiles, or a constant reference): the diagonal approximation.
+  const h = w !== undefined && Number.isFinite(w) && trRef > 0 ? (w > 0 ? Math.min(d, Math.max(1, (trRef * trRef) / w)) : d) : (e * e) / f;
+  const g = e / h;
   return { statistic, p_value: chi2Sf(d2 / g, h), effect_size: effect, expected_sq: e, dof: h };
 }
 
@@ -82,41 +119,100 @@ export interface EmbeddingProfile extends EmbeddingMoments {
   rows: number;
   nonfinite: number;
   dim: number;
+  /** Vectors in the Gram sample behind traceSq (0: a profile built before migration 9, no traceSq). */
+  traceSqN: number;
 }
 
 /** Vectors of the predictions rows matching `where` (with {dw_*} parameters), as (k, e, v, ok). */
 const vectors = (where: string) => `
-  SELECT k, e, CAST(e, 'Array(Float64)') AS v, arrayAll(x -> isFinite(x), e) AS ok
+  SELECT k, e, CAST(e, 'Array(Float64)') AS v, arrayAll(x -> isFinite(x), e) AS ok, id, ts
   FROM predictions ARRAY JOIN mapKeys(emb) AS k, mapValues(emb) AS e
   WHERE ${where} AND notEmpty(emb)`;
 
 const VERSION = 'model = {dw_model:String} AND version = {dw_version:String}';
 
 /**
+ * tr(Sigma^2) of one embedding and dimension, inside ClickHouse: a sample of the finite reference
+ * vectors (the first gramSampleSize(d) by cityHash64(id), so repeatable; all of them when there are
+ * fewer), centered on the sample's own mean, cross-joined with itself (every ordered pair, dotProduct
+ * = K_ij), summed to tr K, sum K_ij^2 and sum K_ii^2, and put through traceSqFromGram's formula.
+ * (A CROSS JOIN per embedding: a hash join of all embeddings on their name took twice as long.)
+ */
+const gram = (where: string) => `
+  WITH s AS (
+    SELECT i, arrayMap((x, c) -> x - c, v, c) AS z FROM (
+      SELECT i, v, avgForEach(v) OVER () AS c FROM (
+        SELECT v, row_number() OVER (ORDER BY cityHash64(id), ts, id) AS i
+        FROM (${vectors(`${where} AND k = {dw_k:String}`)}) WHERE ok AND length(e) = {dw_dim:UInt32})
+      WHERE i <= {dw_ns:UInt64}))
+  SELECT ns, if(ns >= 4, ((ns - 2) * frob2 + tr * tr / (ns - 1) - ns * diag2) / (ns * (ns - 2) * (ns - 3)), nan) AS trace_sq
+  FROM (
+    SELECT toFloat64(countIf(i = j)) AS ns, sumIf(kk, i = j) AS tr, sum(kk * kk) AS frob2, sumIf(kk * kk, i = j) AS diag2
+    FROM (SELECT a.i AS i, b.i AS j, dotProduct(a.z, b.z) AS kk FROM s AS a CROSS JOIN s AS b))`;
+
+/**
  * Profiles the embeddings of a version's predictions in [fromMs, toMs] (both inclusive, as range
  * baselines) and stores them under the profile id, inside ClickHouse. One dimension per embedding
- * (ingest keeps it so; should several exist, the one with the most vectors).
+ * (ingest keeps it so; should several exist, the one with the most vectors). Per embedding, one
+ * query more for tr(Sigma^2) (gram above); only its two numbers reach the collector.
  */
 export async function buildEmbeddingProfiles(client: ClickHouseClient, model: string, version: string, profileId: number, fromMs: number, toMs: number, rows: number): Promise<void> {
+  const where = `${VERSION} AND ts >= {dw_from:DateTime64(3)} AND ts <= {dw_to:DateTime64(3)}`;
+  const params = { dw_model: model, dw_version: version, dw_from: tsText(fromMs), dw_to: tsText(toMs) };
+  const chosen = await queryRows<{ k: string; dim: number; n: string }>(
+    client,
+    `SELECT k, toUInt32(length(e)) AS dim, countIf(ok) AS n FROM (${vectors(where)}) GROUP BY k, dim ORDER BY k, n DESC LIMIT 1 BY k`,
+    params,
+  );
+  const names: string[] = [];
+  const traceSq: number[] = [];
+  const sampleN: number[] = [];
+  // Embeddings without an estimate (fewer than 4 vectors) get trace_sq = nan, trace_sq_n = 0.
+  for (const c of chosen) {
+    const ns = gramSampleSize(Number(c.dim), Number(c.n));
+    if (ns < 4) continue;
+    const rs = await client.query({
+      query: gram(where),
+      query_params: { ...params, dw_k: c.k, dw_dim: Number(c.dim), dw_ns: ns },
+      format: 'JSONEachRow',
+      // The cross join's output blocks carry two d-vectors per pair: 256 pairs are 16 MB at d = 4096.
+      clickhouse_settings: { max_joined_block_size_rows: '256' },
+    });
+    const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
+    if (!r || r.trace_sq === null || !Number.isFinite(Number(r.trace_sq))) continue;
+    names.push(c.k);
+    traceSq.push(Number(r.trace_sq));
+    sampleN.push(Number(r.ns));
+  }
   await client.command({
-    query: `INSERT INTO drift_profile_embeddings (model, version, profile_id, embedding, rows, n, nonfinite, dim, mean, var)
-      SELECT {dw_model:String}, {dw_version:String}, {dw_p:UInt64}, k, {dw_rows:UInt64}, n, nonfinite, dim, mean, var FROM (
+    query: `INSERT INTO drift_profile_embeddings (model, version, profile_id, embedding, rows, n, nonfinite, dim, mean, var, trace_sq, trace_sq_n)
+      SELECT {dw_model:String}, {dw_version:String}, {dw_p:UInt64}, k, {dw_rows:UInt64}, n, nonfinite, dim, mean, var,
+             transform(k, {dw_ks:Array(String)}, {dw_ws:Array(Float64)}, nan), transform(k, {dw_ks:Array(String)}, {dw_ns:Array(UInt64)}, toUInt64(0))
+      FROM (
         SELECT k, toUInt32(length(e)) AS dim, countIf(ok) AS n, countIf(NOT ok) AS nonfinite,
                avgForEachIf(v, ok) AS mean, varSampStableForEachIf(v, ok) AS var
-        FROM (${vectors(`${VERSION} AND ts >= {dw_from:DateTime64(3)} AND ts <= {dw_to:DateTime64(3)}`)})
+        FROM (${vectors(where)})
         GROUP BY k, dim ORDER BY k, n DESC LIMIT 1 BY k)`,
-    query_params: { dw_model: model, dw_version: version, dw_p: profileId, dw_rows: rows, dw_from: tsText(fromMs), dw_to: tsText(toMs) },
+    query_params: { ...params, dw_p: profileId, dw_rows: rows, dw_ks: names, dw_ws: traceSq, dw_ns: sampleN },
   });
 }
 
 export async function loadEmbeddingProfiles(client: ClickHouseClient, model: string, version: string, profileId: number): Promise<EmbeddingProfile[]> {
-  const rows = await queryRows<{ embedding: string; rows: string; n: string; nonfinite: string; dim: number; mean: number[]; var: number[] }>(
+  const rows = await queryRows<{ embedding: string; rows: string; n: string; nonfinite: string; dim: number; mean: number[]; var: number[]; trace_sq: number | string | null; trace_sq_n: string }>(
     client,
-    `SELECT embedding, rows, n, nonfinite, dim, mean, var FROM drift_profile_embeddings FINAL
+    `SELECT embedding, rows, n, nonfinite, dim, mean, var, trace_sq, trace_sq_n FROM drift_profile_embeddings FINAL
      WHERE model = {m:String} AND version = {v:String} AND profile_id = {p:UInt64} ORDER BY embedding`,
     { m: model, v: version, p: profileId },
   );
-  return rows.map((r) => ({ embedding: r.embedding, rows: Number(r.rows), n: Number(r.n), nonfinite: Number(r.nonfinite), dim: Number(r.dim), mean: r.mean.map(Number), var: r.var.map(Number) }));
+  return rows.map((r) => {
+    const traceSqN = Number(r.trace_sq_n);
+    // NaN arrives as null in JSON; a profile from before migration 9 has trace_sq_n = 0.
+    const w = r.trace_sq === null ? NaN : Number(r.trace_sq);
+    return {
+      embedding: r.embedding, rows: Number(r.rows), n: Number(r.n), nonfinite: Number(r.nonfinite), dim: Number(r.dim), mean: r.mean.map(Number), var: r.var.map(Number),
+      traceSqN, ...(traceSqN >= 4 && Number.isFinite(w) ? { traceSq: w } : {}),
+    };
+  });
 }
 
 // ---- the current window: counts and per-dimension sums -------------------------------------------
