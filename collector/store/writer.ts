@@ -248,14 +248,15 @@ export class Writer {
 
   /**
    * Replays spooled batches in order; leaves degraded mode once the spool is empty and the store
-   * answers. Consecutive batches go in one insert per table (up to maxBatchRows rows or 64 MB): one
+   * answers. Consecutive batches go in one insert per table (up to maxBatchRows rows or 16 MB): one
    * insert per spooled request made recovery time grow with the number of requests, not rows.
    */
   async replay(): Promise<void> {
     if (this.replaying || !this.degraded) return;
     this.replaying = true;
     try {
-      let replayed = 0;
+      // Nothing is read from the spool (a merged replay holds up to 16 MB) until the store answers.
+      if (!(await this.store.client.ping()).success) return;
       for (;;) {
         const first = this.o.spool.peek();
         if (!first) break;
@@ -266,14 +267,13 @@ export class Writer {
           }
           this.o.spool.remove(first.entry);
           this.replayedBatches++;
-          replayed++;
           continue;
         }
         const merged = batch.tables;
         const entries = [first.entry];
         let rows = TABLE_NAMES.reduce((n, k) => n + rowCount(merged[k]), 0);
         let bytes = first.payload.length;
-        for (let i = 1; rows < (this.o.maxBatchRows ?? 50_000) && bytes < 64 * 1024 * 1024; i++) {
+        for (let i = 1; rows < (this.o.maxBatchRows ?? 50_000) && bytes < 16 * 1024 * 1024; i++) {
           const next = this.o.spool.peek(i);
           if (!next) break;
           const b = readSpoolPayload(next.payload);
@@ -286,13 +286,10 @@ export class Writer {
         await this.insertTables(merged);
         for (const e of entries) this.o.spool.remove(e);
         this.replayedBatches += entries.length;
-        replayed += entries.length;
       }
       // Batches queued behind the spool keep their order: new writes went to the spool too.
       while (this.inflight.size > 0) await Promise.race(this.inflight);
       if (this.o.spool.length === 0) {
-        // Degraded by the probe with nothing spooled: the store must answer before writes go to it.
-        if (replayed === 0 && !(await this.store.client.ping()).success) return;
         this.degraded = false;
         this.lastOk = performance.now();
         this.o.log?.('store_recovered', { replayed_batches: this.replayedBatches });
