@@ -117,14 +117,50 @@ function rawArrays(ok: '' | 'dw_ok'): string {
 }
 
 /**
+ * Sortable keys of (value, side) for the single-sort path of numericSummaryRawSql. A value v is
+ * scaled to x = v * 2^-64 (exact: a power of two, unless x falls below the normal range), whose
+ * bits are made order-preserving as an unsigned integer (sign bit set for x >= 0, all bits flipped
+ * for x < 0; -0 is folded into +0 first, as numpy compares them equal). For |x| < 2 that integer
+ * lies in [2^62, 3 * 2^62), so shifted down by 2^62 it fits in 63 bits and the side takes the lowest
+ * bit: key = 2 * (u - 2^62) + side. Sorting the keys sorts the values (the reference first among
+ * equal values) and carries each value's side, in one plain sort of a UInt64 array: ClickHouse sorts
+ * a plain numeric array several times faster than it sorts one array by another's values. All
+ * arithmetic is UInt64 (wrapping), so no value goes through a wider or a variant type.
+ * SORT_KEY_FITS holds when every non-missing value is exactly representable this way
+ * (|v| < 2^65 and v * 2^-64 * 2^64 = v, i.e. no magnitude below 2^-958 except 0).
+ */
+const KEY_SCALE_BITS = 64;
+const KEY_X = `(dw_v * ${(2 ** -KEY_SCALE_BITS).toExponential()} + 0.)`;
+const KEY_BITS = `reinterpretAsUInt64(${KEY_X})`;
+const U64_SIGN = '9223372036854775808'; // 2^63
+const U64_LOW63 = '9223372036854775807'; // 2^63 - 1
+const SORT_KEY = `bitShiftLeft(bitXor(${KEY_BITS}, bitShiftRight(${KEY_BITS}, 63) * ${U64_LOW63} + ${U64_SIGN}) + 13835058055282163712, 1) + dw_side`;
+const SORT_KEY_FITS = `countIf(dw_ok AND NOT (abs(${KEY_X}) < 2. AND ${KEY_X} * ${(2 ** KEY_SCALE_BITS).toExponential()} = dw_v)) = 0`;
+/** The value of a sort key (exactly the value it was made from, -0 as +0). */
+const sortKeyValue = (k: string) => {
+  const u = `(bitShiftRight(${k}, 1) + 4611686018427387904)`; // + 2^62
+  return `reinterpretAsFloat64(bitXor(${u}, bitXor(bitShiftRight(${u}, 63), 1) * ${U64_LOW63} + ${U64_SIGN})) * ${(2 ** KEY_SCALE_BITS).toExponential()}`;
+};
+
+/**
  * numericSummarySql (without quantiles) and rawDistanceSql in one scan, for every column: when the
  * methods asked for are raw-value ones or `auto` (which picks one for any numerical column with more
  * than 5 distinct reference values), the summary's scan is the raw distances' scan too. Rows with
  * n = 0 or m = 0 carry meaningless d, w and oor.
+ *
+ * The values of both sides are sorted once, as sort keys (see SORT_KEY: the side rides in the key's
+ * lowest bit), and decoded back to the exact values (sv). With c1 the cumulative count of current
+ * values and i the position, F - G = (i - c1)/n - c1/m, evaluated (as in rawDistanceSql) only at the
+ * last position of each run of equal values, i.e. where the next value differs (dx != 0); D is its
+ * maximum and W = sum |F - G| * dx. The current values outside the reference's [min, max] are the
+ * ones before the first reference key (equal values sort reference first) and those after the last
+ * reference key but for the current keys of that same value (its key + 1): counted from positions,
+ * not compared one by one with the bounds (a lambda capturing them gets a copy per element). A column whose values do not all fit the keys has fits = 0 and
+ * meaningless d, w and oor: the engine then computes those with rawDistanceSql.
  */
 export function numericSummaryRawSql(sql: string): string {
   const ref = 'dw_side = 0 AND dw_ok';
-  return `SELECT col, ref_rows, cur_rows, n, m, ref_inf, cur_inf, distinct_capped, std, ref_min, ref_max, d, w, oor FROM (
+  return `SELECT col, ref_rows, cur_rows, n, m, ref_inf, cur_inf, distinct_capped, std, ref_min, ref_max, fits, d, w, oor FROM (
     SELECT dw_col AS col,
       countIf(dw_side = 0) AS ref_rows,
       countIf(dw_side = 1) AS cur_rows,
@@ -136,7 +172,17 @@ export function numericSummaryRawSql(sql: string): string {
       stddevPopStableIf(dw_v, ${ref}) AS std,
       toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
       toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max,
-      ${rawArrays('dw_ok')}
+      ${SORT_KEY_FITS} AS fits,
+      arraySort(groupArrayIf(${SORT_KEY}, dw_ok)) AS dw_keys,
+      arrayMap(k -> ${sortKeyValue('k')}, dw_keys) AS sv,
+      arrayMap(k -> toUInt8(bitAnd(k, 1)), dw_keys) AS dw_s,
+      arrayCumSum(dw_s) AS c1,
+      arrayShiftLeft(arrayDifference(sv), 1) AS dx,
+      arrayMap((c, i, x) -> if(x != 0, abs((i - c) / n - c / m), 0.), c1, arrayEnumerate(c1), dx) AS diffs,
+      arrayMax(diffs) AS d,
+      arrayDotProduct(diffs, dx) AS w,
+      arrayLastIndex(s -> s = 0, dw_s) AS dw_last_ref,
+      indexOf(dw_s, 0) - 1 + length(dw_keys) - dw_last_ref - countEqual(dw_keys, dw_keys[dw_last_ref] + 1) AS oor
     FROM (${numericInput(sql)})
     GROUP BY col)`;
 }
