@@ -131,10 +131,15 @@ function rawArrays(ok: '' | 'dw_ok'): string {
  */
 const KEY_SCALE_BITS = 64;
 const KEY_X = `(dw_v * ${(2 ** -KEY_SCALE_BITS).toExponential()} + 0.)`;
-const KEY_BITS = `reinterpretAsUInt64(${KEY_X})`;
 const U64_SIGN = '9223372036854775808'; // 2^63
 const U64_LOW63 = '9223372036854775807'; // 2^63 - 1
-const SORT_KEY = `bitShiftLeft(bitXor(${KEY_BITS}, bitShiftRight(${KEY_BITS}, 63) * ${U64_LOW63} + ${U64_SIGN}) + 13835058055282163712, 1) + dw_side`;
+/** The sort key of a value given as an expression (for scalars: the bounds of the reference). */
+const sortKeyOf = (v: string, side: string) => {
+  const x = `(${v} * ${(2 ** -KEY_SCALE_BITS).toExponential()} + 0.)`;
+  const bits = `reinterpretAsUInt64(${x})`;
+  return `bitShiftLeft(bitXor(${bits}, bitShiftRight(${bits}, 63) * ${U64_LOW63} + ${U64_SIGN}) + 13835058055282163712, 1) + ${side}`;
+};
+const SORT_KEY = sortKeyOf('dw_v', 'dw_side');
 const SORT_KEY_FITS = `countIf(dw_ok AND NOT (abs(${KEY_X}) < 2. AND ${KEY_X} * ${(2 ** KEY_SCALE_BITS).toExponential()} = dw_v)) = 0`;
 /** The value of a sort key (exactly the value it was made from, -0 as +0). */
 const sortKeyValue = (k: string) => {
@@ -149,14 +154,19 @@ const sortKeyValue = (k: string) => {
  * n = 0 or m = 0 carry meaningless d, w and oor.
  *
  * The values of both sides are sorted once, as sort keys (see SORT_KEY: the side rides in the key's
- * lowest bit), and decoded back to the exact values (sv). With c1 the cumulative count of current
- * values and i the position, F - G = (i - c1)/n - c1/m, evaluated (as in rawDistanceSql) only at the
- * last position of each run of equal values, i.e. where the next value differs (dx != 0); D is its
- * maximum and W = sum |F - G| * dx. The current values outside the reference's [min, max] are the
- * ones before the first reference key (equal values sort reference first) and those after the last
- * reference key but for the current keys of that same value (its key + 1): counted from positions,
- * not compared one by one with the bounds (a lambda capturing them gets a copy per element). A column whose values do not all fit the keys has fits = 0 and
- * meaningless d, w and oor: the engine then computes those with rawDistanceSql.
+ * lowest bit), and decoded back to the exact values only for their differences dx (the next value
+ * minus this one, 0 after the last). With i the position and c1 the cumulative count of current
+ * values, n m (F - G) = (i - c1) m - c1 n = S, an exact integer: the cumulative sum of m for each
+ * reference key and -n for each current key. |F - G| is evaluated (as in rawDistanceSql) only at the
+ * last position of each run of equal values, i.e. where dx != 0: D = max |S| / (n m) over those
+ * positions, W = sum |S| dx / (n m) (dx = 0 elsewhere). One integer cumulative sum replaces the
+ * counts, positions and the two divisions per element of rawDistanceSql: fewer passes over the
+ * arrays (20 sorted columns of 10^6 keys, warm engine: 0.37 s -> 0.19 s; in a fresh process the
+ * scan, the collecting and the sort cost more and this step gains less). The current values outside the reference's
+ * [min, max] are the keys below the key of the reference's minimum or above the key of its maximum
+ * + 1 (a current value equal to the maximum has that key): no reference key lies outside. A column
+ * whose values do not all fit the keys has fits = 0 and meaningless d, w and oor: the engine then
+ * computes those with rawDistanceSql.
  */
 export function numericSummaryRawSql(sql: string): string {
   const ref = 'dw_side = 0 AND dw_ok';
@@ -170,19 +180,20 @@ export function numericSummaryRawSql(sql: string): string {
       countIf(dw_side = 1 AND isInfinite(dw_v)) AS cur_inf,
       length(groupUniqArrayIf(${AUTO_MAX_DISCRETE_VALUES + 1})(dw_v + 0., ${ref})) AS distinct_capped,
       stddevPopStableIf(dw_v, ${ref}) AS std,
-      toString(reinterpretAsUInt64(minIf(dw_v, ${ref}))) AS ref_min,
-      toString(reinterpretAsUInt64(maxIf(dw_v, ${ref}))) AS ref_max,
+      minIf(dw_v, ${ref}) AS dw_rmin,
+      maxIf(dw_v, ${ref}) AS dw_rmax,
+      toString(reinterpretAsUInt64(dw_rmin)) AS ref_min,
+      toString(reinterpretAsUInt64(dw_rmax)) AS ref_max,
       ${SORT_KEY_FITS} AS fits,
       arraySort(groupArrayIf(${SORT_KEY}, dw_ok)) AS dw_keys,
-      arrayMap(k -> ${sortKeyValue('k')}, dw_keys) AS sv,
-      arrayMap(k -> toUInt8(bitAnd(k, 1)), dw_keys) AS dw_s,
-      arrayCumSum(dw_s) AS c1,
-      arrayShiftLeft(arrayDifference(sv), 1) AS dx,
-      arrayMap((c, i, x) -> if(x != 0, abs((i - c) / n - c / m), 0.), c1, arrayEnumerate(c1), dx) AS diffs,
-      arrayMax(diffs) AS d,
-      arrayDotProduct(diffs, dx) AS w,
-      arrayLastIndex(s -> s = 0, dw_s) AS dw_last_ref,
-      indexOf(dw_s, 0) - 1 + length(dw_keys) - dw_last_ref - countEqual(dw_keys, dw_keys[dw_last_ref] + 1) AS oor
+      arrayShiftLeft(arrayDifference(arrayMap(k -> ${sortKeyValue('k')}, dw_keys)), 1) AS dx,
+      arrayMap(s -> abs(s), arrayCumSum(arrayMap(k -> toInt64(m) - toInt64(n + m) * bitAnd(k, 1), dw_keys))) AS dw_abs_s,
+      n * m AS dw_nm,
+      arrayMax(arrayFilter((a, x) -> x != 0, dw_abs_s, dx)) / dw_nm AS d,
+      arrayDotProduct(dw_abs_s, dx) / dw_nm AS w,
+      ${sortKeyOf('dw_rmin', '0')} AS dw_kmin,
+      ${sortKeyOf('dw_rmax', '0')} + 1 AS dw_kmax,
+      arrayCount(k -> k < dw_kmin OR k > dw_kmax, dw_keys) AS oor
     FROM (${numericInput(sql)})
     GROUP BY col)`;
 }

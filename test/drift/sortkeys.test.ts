@@ -80,6 +80,15 @@ describe('raw-value distances from one sort of (value, side) keys', () => {
     expect(fits).toEqual({ zeros_and_ties: 1, ulps: 1, near_limits: 1, huge: 0, subnormal: 0 });
   });
 
+  it('counts the current values outside the reference\'s [min, max] from the sorted keys', async () => {
+    const rows = await queryRows<{ col: string; fits: number; oor: string }>(store.client, numericSummaryRawSql(source().sql));
+    for (const r of rows.filter((x) => Number(x.fits) === 1)) {
+      const [ref, cur] = COLUMNS[r.col];
+      const [lo, hi] = [Math.min(...ref), Math.max(...ref)];
+      expect(Number(r.oor), r.col).toBe(cur.filter((v) => v < lo || v > hi).length);
+    }
+  });
+
   it('gives scipy\'s KS D and Wasserstein distance on every column, by either query', async () => {
     for (const method of ['ks', 'wasserstein'] as const) {
       const report = await driftFromSources(store.client, { numeric: source(), method });
