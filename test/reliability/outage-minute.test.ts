@@ -170,6 +170,9 @@ describe('ClickHouse unavailable for a minute under load', () => {
     const late = median(samples.slice(-10).map((s) => s.heap));
     const heapMax = Math.max(...samples.map((s) => s.heap));
     const heapMin = Math.min(...samples.map((s) => s.heap));
+    // A sample can land while a request's decoded rows are alive (a few MB per 1,000-record request,
+    // more on Node 24): the 90th percentile says what is retained, the maximum is only printed.
+    const heapP90 = [...samples.map((s) => s.heap)].sort((a, b) => a - b)[Math.floor(samples.length * 0.9)];
 
     // Every acknowledged record, stored exactly once: raw rows without FINAL and distinct ids; and,
     // since a background merge of the ReplacingMergeTree could hide a double insert from those, the
@@ -218,6 +221,7 @@ describe('ClickHouse unavailable for a minute under load', () => {
     // Retained memory does not follow the spool: it grows by less than a quarter of what was
     // spooled meanwhile (the test's own list of SDK ids accounts for a few MB of it).
     expect(late - early).toBeLessThan((spoolPeak - spoolFirst) / 4);
-    expect(heapMax - heapMin).toBeLessThan((spoolPeak - spoolFirst) / 2);
+    expect(heapP90 - heapMin).toBeLessThan((spoolPeak - spoolFirst) / 4);
+    expect(heapMax - heapMin).toBeLessThan(spoolPeak - spoolFirst);
   }, 120_000);
 });
