@@ -66,6 +66,12 @@ export class ColumnBuffer {
     private readonly onProblem: (p: Problem, detail: string) => void,
     /** Called when a chunk fills up (a full batch may be ready). */
     private readonly onFull: () => void,
+    /**
+     * Bytes an embedding element takes in the request (protobuf 11; OTLP/JSON about 40): a chunk is
+     * also cut when its vectors would make a request over MAX_CHUNK_BYTES, so that a batch of
+     * large embeddings stays far below the collector's body limit whatever the encoding.
+     */
+    private readonly embWireBytes = 11,
   ) {}
 
   /** Rows waiting (sealed or being filled), labels included. */
@@ -146,7 +152,7 @@ export class ColumnBuffer {
     }
     c.ts[i] = ts;
     if (c.emb !== undefined) c.emb.rowStart[i + 1] = c.emb.nEnt;
-    if (++c.n === c.cap || c.bytes > MAX_CHUNK_BYTES) {
+    if (++c.n === c.cap || this.wireBytes(c) > MAX_CHUNK_BYTES) {
       this.seal(this.cur!);
       this.onFull();
     }
@@ -388,16 +394,23 @@ export class ColumnBuffer {
   }
 
   /** The next export batch (sealed chunks and labels, up to maxBatch rows), or undefined. */
+  /** A chunk's size as a request: its counted bytes, embedding elements at their wire size. */
+  private wireBytes(c: Chunk): number {
+    return c.emb === undefined ? c.bytes : c.bytes + c.emb.nVals * Math.max(0, this.embWireBytes - 4);
+  }
+
   take(): Batch | undefined {
     if (this.sealed.length === 0 && this.labels.length === this.labelHead) return undefined;
     const chunks: Chunk[] = [];
     let rows = 0;
     let bytes = 0;
-    while (this.sealed.length > 0 && (rows === 0 || (rows + this.sealed[0].n <= this.maxBatch && bytes + this.sealed[0].bytes <= MAX_CHUNK_BYTES))) {
+    let wire = 0;
+    while (this.sealed.length > 0 && (rows === 0 || (rows + this.sealed[0].n <= this.maxBatch && wire + this.wireBytes(this.sealed[0]) <= MAX_CHUNK_BYTES))) {
       const c = this.sealed.shift()!;
       chunks.push(c);
       rows += c.n;
       bytes += c.bytes;
+      wire += this.wireBytes(c);
     }
     this.sealedRows -= rows;
     const nl = Math.min(this.labels.length - this.labelHead, Math.max(0, this.maxBatch - rows));

@@ -79,7 +79,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
   if (!o.model) warnOnce('config-model', 'no model name given; the collector will reject every record');
 
   const stats = { recorded: 0, exported: 0, failed: 0, retried: 0, sampledOut: 0, errors: 0 };
-  const buffer = new ColumnBuffer(o.maxBufferBytes, o.maxBatchSize, o.maxStringLength, warnOnce, schedulePump);
+  // An embedding element on the wire: 11 bytes in protobuf, up to ~40 as OTLP/JSON text.
+  const buffer = new ColumnBuffer(o.maxBufferBytes, o.maxBatchSize, o.maxStringLength, warnOnce, schedulePump, o.encoding === 'json' ? 40 : 11);
 
   const headers: Record<string, string> = { ...(given.headers ?? {}) };
   if (given.apiKey) headers.authorization = `Bearer ${given.apiKey}`;
@@ -229,8 +230,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
       warnOnce(m.kind, m.message);
       return;
     }
-    inFlight--;
+    // A batch is done once: a second report for it (a worker that died after a failed hand-over)
+    // must not count it out of flight again.
     if (buffer.release(m.seq)) {
+      inFlight--;
       stats.exported += m.exported;
       stats.failed += m.failed;
       stats.retried += m.retries;
@@ -287,6 +290,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
         if (inFlight > 0) await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, 100))]);
         // Whatever is still buffered or in flight will not be delivered.
         const lost = buffer.discard();
+        inFlight = 0; // what was in flight is counted lost; a late report for it is ignored
         if (lost > 0) {
           stats.failed += lost;
           warnOnce('shutdown-lost', `shutdown deadline reached: ${lost} record(s) not delivered`);

@@ -88,6 +88,8 @@ export interface WriterOptions {
   spool: Spool;
   /** Rows buffered in memory before write() refuses (backpressure). */
   maxQueueRows?: number;
+  /** Encoded bytes buffered in memory before write() refuses (default 256 MB). */
+  maxQueueBytes?: number;
   /** Rows per insert. */
   maxBatchRows?: number;
   /** How long the first row of a batch may wait for company. */
@@ -114,6 +116,7 @@ export type WriterStore = { insertRowBinary: RowBinaryInsert; client: ClickHouse
 export class Writer {
   private queue: Tables = emptyTables();
   private queued = 0;
+  private queuedBytes = 0;
   private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight = new Set<Promise<void>>();
@@ -153,13 +156,22 @@ export class Writer {
     if (this.queued + rows > (this.o.maxQueueRows ?? 200_000)) {
       return Promise.reject(new Backpressure('ingest queue is full'));
     }
-    if (this.degraded && !this.o.spool.hasRoomFor(rows * 200)) {
+    // Encoded now, so a spooled batch is stored exactly as it would have been inserted. The queue
+    // is bounded in bytes too: rows with large embeddings weigh far more than a row count says.
+    const p1 = batch.predictions?.length ? encodePredictions(batch.predictions) : undefined;
+    const l1 = batch.labels?.length ? encodeLabels(batch.labels) : undefined;
+    const m1 = batch.metrics?.length ? encodeMetricPoints(batch.metrics) : undefined;
+    const bytes = (p1?.data.length ?? 0) + (l1?.data.length ?? 0) + (m1?.data.length ?? 0);
+    if (this.queuedBytes + bytes > (this.o.maxQueueBytes ?? 256 * 1024 * 1024)) {
+      return Promise.reject(new Backpressure('ingest queue is full'));
+    }
+    if (this.degraded && !this.o.spool.hasRoomFor(this.queuedBytes + bytes)) {
       return Promise.reject(new Backpressure('ClickHouse is unavailable and the spool is full'));
     }
-    // Encoded now, so a spooled batch is stored exactly as it would have been inserted.
-    if (batch.predictions?.length) this.queue.predictions.push(encodePredictions(batch.predictions));
-    if (batch.labels?.length) this.queue.labels.push(encodeLabels(batch.labels));
-    if (batch.metrics?.length) this.queue.metric_points.push(encodeMetricPoints(batch.metrics));
+    if (p1) this.queue.predictions.push(p1);
+    if (l1) this.queue.labels.push(l1);
+    if (m1) this.queue.metric_points.push(m1);
+    this.queuedBytes += bytes;
     this.queued += rows;
     const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.queued >= (this.o.maxBatchRows ?? 50_000)) void this.flush();
@@ -192,6 +204,7 @@ export class Writer {
       const waiters = this.waiters;
       this.queue = emptyTables();
       this.queued = 0;
+      this.queuedBytes = 0;
       this.waiters = [];
       const p: Promise<void> = this.storeTables(tables)
         .then(

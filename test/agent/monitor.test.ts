@@ -218,6 +218,21 @@ describe('failures', () => {
     }
   });
 
+  it('large embeddings make smaller requests in either encoding, far below the collector body limit', async () => {
+    for (const encoding of ['json', 'protobuf'] as const) {
+      const s = await sink();
+      const m = monitor({ endpoint: s.url, encoding, gzip: false });
+      const v = Float32Array.from({ length: 768 }, (_, i) => Math.sin(i) / 3);
+      for (let i = 0; i < 2000; i++) m.record({ features: features(i), prediction: 1, embeddings: { text: v } });
+      await m.flush();
+      expect(m.stats()).toMatchObject({ exported: 2000, failed: 0 });
+      // 2000 x 768 values: ~55 MB as one OTLP/JSON request; cut by what they weigh on the wire.
+      const largest = Math.max(...s.requests.map((r) => r.body.length));
+      expect(largest, encoding).toBeLessThan(12 * 1024 * 1024);
+      expect(s.requests.length, encoding).toBeGreaterThan(1);
+    }
+  });
+
   it('an unresolvable host: counted as failed, never thrown', async () => {
     const m = monitor({ endpoint: 'http://driftwatch-no-such-host.invalid:4318', retryDeadlineMs: 50 });
     m.record({ features: { a: 1 }, prediction: 1 });

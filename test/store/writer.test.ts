@@ -75,6 +75,19 @@ describe('writer rows (RowBinary)', () => {
     expect(back).toEqual(many.map((r, i) => ({ id: r.id, f: i })));
   });
 
+  it('bounds its queue in bytes as well as rows (backpressure, nothing half-kept)', async () => {
+    const spool = new Spool(mkdtempSync(join(tmpdir(), 'dw-qbytes-')), 1 << 20);
+    const w = new Writer(s, { spool, maxQueueBytes: 40_000 });
+    const big = (id: string): PredictionRow => ({ ...rows[1], model: 'qbytes', id, cat: { text: 'y'.repeat(30_000) } });
+    const first = w.write({ predictions: [big('a')] });
+    // The second request would take the queue past 40 000 bytes: refused whole, the first unharmed.
+    await expect(w.write({ predictions: [big('b')] })).rejects.toThrow('ingest queue is full');
+    await first;
+    await w.write({ predictions: [big('c')] }); // room again once the queue went to ClickHouse
+    expect(await queryRows(s.client, "SELECT id FROM predictions WHERE model = 'qbytes' ORDER BY id")).toEqual([{ id: 'a' }, { id: 'c' }]);
+    await w.close();
+  });
+
   it('spools and replays a batch intact, and replays a batch spooled by 0.1.0 (JSONEachRow lines)', async () => {
     const payload = spoolPayload({ predictions: [encodePredictions(rows)], labels: [], metric_points: [] });
     const read = readSpoolPayload(payload);
