@@ -1,7 +1,8 @@
 // One ClickHouse client API for both stores: a server when CLICKHOUSE_URL is set, otherwise the
 // embedded engine (chDB) persisted in a data directory. Everything above this file is identical.
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { closeSync, mkdirSync, openSync, rmSync, writevSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writevSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TableSpec } from './rowbinary.js';
@@ -49,7 +50,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
   // The embedded engine takes a statement as text, which cannot carry binary rows: they are written
   // to a staging file the engine reads with file() (page cache; deleted once inserted).
-  const staging = join(dir, 'staging');
+  // file() reads its path as a glob: a data directory whose path has glob characters stages its
+  // rows in a private temporary directory instead.
+  const globby = (p: string) => /[*?{}[\]]/.test(p);
+  let staging = join(dir, 'staging');
+  const temporary = globby(staging);
+  if (temporary) staging = mkdtempSync(join(tmpdir(), 'driftwatch-staging-'));
+  if (globby(staging)) throw new Error(`no staging directory without glob characters (*?{}[]) for the embedded engine: ${staging}`);
   rmSync(staging, { recursive: true, force: true }); // leftovers of a crash were never acknowledged
   mkdirSync(staging, { recursive: true });
   let seq = 0;
@@ -70,7 +77,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       rmSync(file, { force: true });
     }
   };
-  return { client, kind: 'embedded', insertRowBinary, close: () => client.close() };
+  const close = async () => {
+    await client.close();
+    if (temporary) rmSync(staging, { recursive: true, force: true });
+  };
+  return { client, kind: 'embedded', insertRowBinary, close };
 }
 
 /** Run a SELECT and return its rows as objects. */
