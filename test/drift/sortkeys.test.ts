@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { driftFromSources } from '../../collector/drift/engine.js';
 import { numericSummaryRawSql } from '../../collector/drift/queries.js';
 import { openStore, queryRows, type Store } from '../../collector/store/client.js';
+import { binIndex } from '../../collector/drift/bins.js';
 
 let store: Store;
 beforeAll(async () => {
@@ -24,16 +25,7 @@ function reference(ref: number[], cur: number[]): { d: number; w: number } {
   const a = [...ref].sort((x, y) => x - y);
   const b = [...cur].sort((x, y) => x - y);
   const all = [...a, ...b].sort((x, y) => x - y);
-  const right = (s: number[], v: number) => {
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] <= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const right = binIndex; // numpy's searchsorted(side='right')
   let d = 0;
   for (const v of all) d = Math.max(d, Math.abs(right(a, v) / a.length - right(b, v) / b.length));
   let w = 0;
