@@ -192,16 +192,19 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     buf[pos++] = 0x10; // AnyValue.bool_value
     buf[pos++] = v ? 1 : 0;
   }
-  function attrString(key: Buffer, s: string): void {
-    const len = Buffer.byteLength(s);
-    const av = 1 + varintSize(len) + len;
+  /** A LogRecord attribute's head, for a value of `av` bytes; ensures room for all of it. */
+  function attrHead(key: Buffer, av: number): void {
     const kv = key.length + 1 + varintSize(av) + av;
     ensure(kv + 6);
-    buf[pos++] = 0x32;
+    buf[pos++] = 0x32; // LogRecord.attributes
     varint(kv);
     bytes(key);
-    buf[pos++] = 0x12;
+    buf[pos++] = 0x12; // KeyValue.value
     varint(av);
+  }
+  function attrString(key: Buffer, s: string): void {
+    const len = Buffer.byteLength(s);
+    attrHead(key, 1 + varintSize(len) + len);
     buf[pos++] = 0x0a; // AnyValue.string_value
     varint(len);
     pos += buf.write(s, pos);
@@ -209,14 +212,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   /** An embedding: AnyValue.array_value (5) of AnyValue.double_value (4), 11 bytes an element. */
   function attrVector(key: Buffer, vals: Float32Array, off: number, len: number): void {
     const arr = 11 * len;
-    const av = 1 + varintSize(arr) + arr;
-    const kv = key.length + 1 + varintSize(av) + av;
-    ensure(kv + 6);
-    buf[pos++] = 0x32;
-    varint(kv);
-    bytes(key);
-    buf[pos++] = 0x12;
-    varint(av);
+    attrHead(key, 1 + varintSize(arr) + arr);
     buf[pos++] = 0x2a; // AnyValue.array_value
     varint(arr);
     for (let j = 0; j < len; j++) {

@@ -93,6 +93,17 @@ export type BaselineSpec =
   | { kind: 'range'; fromMs: number; toMs: number; source: string }
   | { kind: 'sources'; sources: ReferenceSources; rows: number; source: string };
 
+/** A promise kept by key, forgotten if it rejects (so a failed load is retried, not cached). */
+function memo<T>(cache: Map<string, Promise<T>>, k: string, load: () => Promise<T>): Promise<T> {
+  let p = cache.get(k);
+  if (!p) {
+    p = load();
+    cache.set(k, p);
+    p.catch(() => cache.delete(k));
+  }
+  return p;
+}
+
 export class LiveDrift {
   private baselines = new Map<string, Baseline>();
   private profiles = new Map<string, Promise<Profile | undefined>>();
@@ -139,28 +150,14 @@ export class LiveDrift {
   profile(model: string, version: string): Promise<Profile | undefined> {
     const b = this.baseline(model, version);
     if (!b) return Promise.resolve(undefined);
-    const k = `${key(model, version)}\u0000${b.profileId}`;
-    let p = this.profiles.get(k);
-    if (!p) {
-      p = loadProfile(this.client, model, version, b.profileId);
-      this.profiles.set(k, p);
-      p.catch(() => this.profiles.delete(k));
-    }
-    return p;
+    return memo(this.profiles, `${key(model, version)}\u0000${b.profileId}`, () => loadProfile(this.client, model, version, b.profileId));
   }
 
   /** The embedding profiles of a version's current baseline (empty when it has none). */
   embeddingProfiles(model: string, version: string): Promise<EmbeddingProfile[]> {
     const b = this.baseline(model, version);
     if (!b) return Promise.resolve([]);
-    const k = `${key(model, version)}\u0000${b.profileId}`;
-    let p = this.embProfiles.get(k);
-    if (!p) {
-      p = loadEmbeddingProfiles(this.client, model, version, b.profileId);
-      this.embProfiles.set(k, p);
-      p.catch(() => this.embProfiles.delete(k));
-    }
-    return p;
+    return memo(this.embProfiles, `${key(model, version)}\u0000${b.profileId}`, () => loadEmbeddingProfiles(this.client, model, version, b.profileId));
   }
 
   /** Embedding sums of the current window, split between rollups and raw rows as `current` does. */

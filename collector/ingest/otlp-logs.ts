@@ -242,26 +242,20 @@ function number(attrs: Attrs, key: string, path: string, limits: Limits): number
   return c as number;
 }
 
-// Attribute keys repeat on every record: their feature names are sliced once.
-const names = new Map<string, string>();
-function featureName(key: string): string {
-  let n = names.get(key);
-  if (n === undefined) {
-    n = key.slice(ATTR.featurePrefix.length);
-    if (names.size < 100_000) names.set(key, n);
-  }
-  return n;
+// Attribute keys repeat on every record: their feature and embedding names are sliced once.
+function nameAfter(prefix: string): (key: string) => string {
+  const names = new Map<string, string>();
+  return (key) => {
+    let n = names.get(key);
+    if (n === undefined) {
+      n = key.slice(prefix.length);
+      if (names.size < 100_000) names.set(key, n);
+    }
+    return n;
+  };
 }
-
-const embNames = new Map<string, string>();
-function embeddingName(key: string): string {
-  let n = embNames.get(key);
-  if (n === undefined) {
-    n = key.slice(ATTR.embeddingPrefix.length);
-    if (embNames.size < 100_000) embNames.set(key, n);
-  }
-  return n;
-}
+const featureName = nameAfter(ATTR.featurePrefix);
+const embeddingName = nameAfter(ATTR.embeddingPrefix);
 
 /** Dimensions held consistent within one request when the caller keeps none across requests. */
 export function withEmbeddingDims(limits: Limits): Limits {
