@@ -114,7 +114,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     onInsert: (table, rows, ms) => telemetry.inserts.record(ms / 1000, { table }),
     onDrop: (table, rows, reason) => telemetry.records.add(rows, { kind: table, outcome: 'dropped', reason: 'invalid_for_store' }),
   });
-  telemetry.observeWriter(() => ({ queuedRows: writer.queuedRows, spoolBytes: spool.bytes, spoolBatches: spool.length, degraded: writer.degraded }));
+  telemetry.observeWriter(() => ({ queuedRows: writer.queuedRows, spoolBytes: spool.bytes, spoolBatches: spool.length, spoolCorrupt: spool.corruptFiles, degraded: writer.degraded }));
 
   const keys = new KeyRing(config.apiKeys ?? [], { file: config.apiKeysFile, fixed: config.envApiKeys, host: config.host, log });
 

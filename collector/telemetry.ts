@@ -32,8 +32,8 @@ export function createTelemetry() {
     unit: 's',
     advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
   });
-  let writerState: () => { queuedRows: number; spoolBytes: number; spoolBatches: number; degraded: boolean } = () => ({
-    queuedRows: 0, spoolBytes: 0, spoolBatches: 0, degraded: false,
+  let writerState: () => { queuedRows: number; spoolBytes: number; spoolBatches: number; spoolCorrupt: number; degraded: boolean } = () => ({
+    queuedRows: 0, spoolBytes: 0, spoolBatches: 0, spoolCorrupt: 0, degraded: false,
   });
   meter.createObservableGauge('driftwatch.ingest.queue.rows', { description: 'Rows waiting for their ClickHouse insert' })
     .addCallback((r) => r.observe(writerState().queuedRows));
@@ -41,6 +41,8 @@ export function createTelemetry() {
     .addCallback((r) => r.observe(writerState().spoolBytes));
   meter.createObservableGauge('driftwatch.spool.batches', { description: 'Batches in the disk spool' })
     .addCallback((r) => r.observe(writerState().spoolBatches));
+  meter.createObservableCounter('driftwatch.spool.corrupt', { description: 'Spool files that could not be read back (truncated, bad header), moved to the spool\'s corrupt/ folder' })
+    .addCallback((r) => r.observe(writerState().spoolCorrupt));
   meter.createObservableGauge('driftwatch.store.up', { description: '1 when ClickHouse takes inserts directly, 0 while spooling' })
     .addCallback((r) => r.observe(writerState().degraded ? 0 : 1));
 

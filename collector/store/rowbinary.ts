@@ -311,6 +311,21 @@ export function splitRows(blocks: Block[]): [Block[], Block[]] {
   return [first, second];
 }
 
+/** The rows after the first `n` (what is left to insert once those are stored). */
+export function skipRows(blocks: Block[], n: number): Block[] {
+  const rest: Block[] = [];
+  for (const b of blocks) {
+    if (n >= b.ends.length) n -= b.ends.length;
+    else if (n === 0) rest.push(b);
+    else {
+      const cut = b.ends[n - 1];
+      rest.push({ data: b.data.subarray(cut), ends: b.ends.slice(n).map((e) => e - cut) });
+      n = 0;
+    }
+  }
+  return rest;
+}
+
 /** One block of the same rows (for the spool). */
 export function joinBlocks(blocks: Block[]): Block {
   if (blocks.length === 1) return blocks[0];

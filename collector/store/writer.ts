@@ -3,13 +3,16 @@
 // concurrent requests are coalesced into one insert per table (RowBinary, see rowbinary.ts), flushed
 // by size or interval. Failures are classified: a data error splits the batch to isolate and drop
 // the bad rows (counted); anything else (connection refused, store closed, timeouts) spools the
-// batch, and the spool is replayed in order when ClickHouse answers again.
+// rows not yet inserted, and the spool is replayed in order when ClickHouse answers again. Rows
+// already inserted are never sent twice by the writer: the rollups (materialized views) and
+// metric_points count every insert, only the raw ReplacingMergeTree tables would collapse a repeat.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { LabelRow, PredictionRow } from '../ingest/records.js';
 import type { RowBinaryInsert, Store } from './client.js';
-import { encodeLabels, encodeMetricPoints, encodePredictions, joinBlocks, rowCount, splitRows, TABLES, withEmptyEmbeddings, type Block, type TableName } from './rowbinary.js';
+import { encodeLabels, encodeMetricPoints, encodePredictions, joinBlocks, rowCount, skipRows, splitRows, TABLES, withEmptyEmbeddings, type Block, type TableName } from './rowbinary.js';
 import type { MetricPointRow } from '../ingest/otlp-metrics.js';
-import type { Spool } from './spool.js';
+import { basename } from 'node:path';
+import type { Spool, SpoolEntry } from './spool.js';
 
 /** Epoch milliseconds as the decimal seconds DateTime64(3) parses exactly. */
 export function tsText(ms: number): string {
@@ -43,6 +46,15 @@ function isDataError(e: unknown): boolean {
 type Tables = Record<TableName, Block[]>;
 const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 const emptyTables = (): Tables => ({ predictions: [], labels: [], metric_points: [] });
+/** Rows per table. */
+type Counts = Record<TableName, number>;
+const noRows = (): Counts => ({ predictions: 0, labels: 0, metric_points: 0 });
+/** What is left of `t` once the first done[k] rows of each table are stored. */
+const rest = (t: Tables, done: Counts): Tables => ({
+  predictions: skipRows(t.predictions, done.predictions),
+  labels: skipRows(t.labels, done.labels),
+  metric_points: skipRows(t.metric_points, done.metric_points),
+});
 interface Waiter { resolve(): void; reject(e: Error): void }
 
 // A spooled batch: this magic line, a JSON header line naming each table's rows and bytes, then per
@@ -64,24 +76,75 @@ export function spoolPayload(t: Tables): Buffer {
   return Buffer.concat([Buffer.from(SPOOL_MAGIC + JSON.stringify(header) + '\n'), ...parts]);
 }
 
-/** The tables of a spooled batch; `legacy` for a batch spooled by 0.1.0 (JSONEachRow lines). */
+/** A spool file that cannot be what the writer wrote (truncated, bad magic, bad header). */
+export class CorruptSpoolFile extends Error {}
+
+/**
+ * The tables of a spooled batch; `legacy` for a batch spooled by 0.1.0 (JSONEachRow lines). Throws
+ * CorruptSpoolFile unless the file is whole: the header must account for every byte, and each
+ * table's row ends must be increasing and end at its bytes.
+ */
 export function readSpoolPayload(payload: Buffer): { tables: Tables } | { legacy: Record<string, string[]> } {
   const v1 = payload.subarray(0, SPOOL_MAGIC_1.length).equals(Buffer.from(SPOOL_MAGIC_1));
-  if (!v1 && !payload.subarray(0, SPOOL_MAGIC.length).equals(Buffer.from(SPOOL_MAGIC))) {
-    return { legacy: JSON.parse(payload.toString()) as Record<string, string[]> };
-  }
+  if (!v1 && !payload.subarray(0, SPOOL_MAGIC.length).equals(Buffer.from(SPOOL_MAGIC))) return { legacy: readLegacy(payload) };
+  const corrupt = (why: string) => new CorruptSpoolFile(`corrupt spool file: ${why}`);
   const nl = payload.indexOf(10, SPOOL_MAGIC.length);
-  const header = JSON.parse(payload.subarray(SPOOL_MAGIC.length, nl).toString()) as { table: TableName; rows: number; bytes: number }[];
-  const tables = emptyTables();
-  let at = nl + 1;
-  for (const h of header) {
-    const ends = Array.from({ length: h.rows }, (_, i) => payload.readUInt32LE(at + 4 * i));
-    at += 4 * h.rows;
-    const block = { data: payload.subarray(at, at + h.bytes), ends };
-    tables[h.table] = [v1 && h.table === 'predictions' ? withEmptyEmbeddings(block) : block];
-    at += h.bytes;
+  if (nl < 0) throw corrupt('no header line');
+  let header: unknown;
+  try {
+    header = JSON.parse(payload.subarray(SPOOL_MAGIC.length, nl).toString());
+  } catch (e) {
+    throw corrupt(`header: ${(e as Error).message}`);
   }
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!Array.isArray(header)) throw corrupt('header is not a list');
+  const tables = emptyTables();
+  const seen = new Set<string>();
+  let at = nl + 1;
+  for (const h of header as { table: unknown; rows: unknown; bytes: unknown }[]) {
+    if (typeof h !== 'object' || h === null || typeof h.table !== 'string' || !Object.hasOwn(TABLES, h.table) || seen.has(h.table)) {
+      throw corrupt(`header names no known table: ${JSON.stringify(h)?.slice(0, 100)}`);
+    }
+    if (!count(h.rows) || !count(h.bytes)) throw corrupt(`bad row or byte count for ${h.table}`);
+    const table = h.table as TableName;
+    const rows = h.rows as number;
+    const bytes = h.bytes as number;
+    seen.add(table);
+    if (at + 4 * rows + bytes > payload.length) throw corrupt(`truncated: ${payload.length} bytes, the header needs more (${table})`);
+    const ends = new Array<number>(rows);
+    for (let i = 0, prev = 0; i < rows; i++) {
+      const e = payload.readUInt32LE(at + 4 * i);
+      if (e <= prev || e > bytes) throw corrupt(`row ends of ${table} out of order`);
+      ends[i] = prev = e;
+    }
+    if ((rows === 0 ? 0 : ends[rows - 1]) !== bytes) throw corrupt(`row ends of ${table} do not reach its bytes`);
+    at += 4 * rows;
+    const block = { data: payload.subarray(at, at + bytes), ends };
+    if (rows > 0) tables[table] = [v1 && table === 'predictions' ? withEmptyEmbeddings(block) : block];
+    at += bytes;
+  }
+  if (at !== payload.length) throw corrupt(`${payload.length - at} bytes beyond what the header names`);
   return { tables };
+}
+
+function readLegacy(payload: Buffer): Record<string, string[]> {
+  // A newer collector's format is not corrupt, but this one cannot replay it either.
+  if (payload.subarray(0, 17).toString('latin1') === 'driftwatch-spool ') {
+    throw new CorruptSpoolFile(`unknown spool format: ${JSON.stringify(payload.subarray(0, 40).toString('latin1').split('\n')[0])}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(payload.toString());
+  } catch (e) {
+    throw new CorruptSpoolFile(`corrupt spool file: neither a batch nor JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CorruptSpoolFile('corrupt spool file: JSON, but not a batch');
+  for (const [k, lines] of Object.entries(v)) {
+    if (!Object.hasOwn(TABLES, k) || !Array.isArray(lines) || lines.some((l) => typeof l !== 'string')) {
+      throw new CorruptSpoolFile(`corrupt spool file: JSON, but not a batch (${k.slice(0, 40)})`);
+    }
+  }
+  return v as Record<string, string[]>;
 }
 
 export interface WriterOptions {
@@ -110,6 +173,12 @@ export interface WriterOptions {
   onDrop?: (table: string, rows: number, reason: string) => void;
 }
 
+type SpoolBatch = ReturnType<typeof readSpoolPayload>;
+const countRows = (b: SpoolBatch, k: TableName): number => ('tables' in b ? rowCount(b.tables[k]) : (b.legacy[k]?.length ?? 0));
+
+/** A merged replay: its spool files (the oldest), their rows and the rows stored so far, per table. */
+interface ReplayGroup { entries: SpoolEntry[]; rows: Counts; done: Counts; stamps?: string[] }
+
 /** The writer's view of the store: where rows go, and the client for a 0.1.0 spool's replay. */
 export type WriterStore = { insertRowBinary: RowBinaryInsert; client: ClickHouseClient };
 
@@ -126,12 +195,15 @@ export class Writer {
   private lastOk = performance.now();
   private probeTimer: NodeJS.Timeout;
   private closed = false;
+  /** The merged replay in progress (see replay()). */
+  private group: ReplayGroup | undefined;
   /** True while ClickHouse is failing and batches go to the spool. */
   degraded = false;
   spooledBatches = 0;
   replayedBatches = 0;
 
   constructor(private store: WriterStore, private readonly o: WriterOptions) {
+    this.group = this.recoverProgress();
     this.degraded = o.spool.length > 0;
     this.replayTimer = setInterval(() => void this.replay(), o.replayIntervalMs ?? 1000);
     this.replayTimer.unref();
@@ -221,48 +293,72 @@ export class Writer {
 
   private async storeTables(t: Tables): Promise<void> {
     if (!this.degraded) {
+      const done = noRows();
       try {
-        await this.insertTables(t);
+        await this.insertTables(t, done);
         return;
       } catch (e) {
         this.degraded = true;
         this.o.log?.('store_unavailable', { error: (e as Error).message, action: 'spooling' });
+        // Tables (or halves of a split table) already inserted stay out of the spool: replayed,
+        // they would be inserted twice.
+        t = rest(t, done);
+        if (TABLE_NAMES.every((k) => t[k].length === 0)) return;
       }
     }
     if (!this.o.spool.append(spoolPayload(t))) throw new Backpressure('ClickHouse is unavailable and the spool is full');
     this.spooledBatches++;
   }
 
-  private async insertTables(t: Tables): Promise<void> {
-    for (const k of TABLE_NAMES) await this.insertRows(k, t[k]);
+  /**
+   * Inserts what is left of `t` after done[k] rows of each table, counting into `done` the rows
+   * stored or dropped as it goes (always a prefix of each table: tables and split halves go in
+   * order), and calling `saved` after each step. When the store fails, `done` says what to retry.
+   */
+  private async insertTables(t: Tables, done: Counts, saved?: () => void): Promise<void> {
+    for (const k of TABLE_NAMES) await this.insertRows(k, skipRows(t[k], done[k]), done, saved);
   }
 
   // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
-  private async insertRows(table: TableName, blocks: Block[]): Promise<void> {
+  private async insertRows(table: TableName, blocks: Block[], done: Counts, saved?: () => void): Promise<void> {
     const rows = rowCount(blocks);
     if (rows === 0) return;
     const start = performance.now();
     try {
       await insertBlocks(this.store, table, blocks, this.o.insertSettings);
-      this.lastOk = performance.now();
-      this.o.onInsert?.(table, rows, performance.now() - start);
     } catch (e) {
       if (!isDataError(e)) throw e;
       if (rows === 1) {
+        done[table] += 1;
+        saved?.();
         this.o.onDrop?.(table, 1, (e as Error).message);
         this.o.log?.('row_dropped', { table, error: (e as Error).message.slice(0, 300) });
         return;
       }
       const [first, second] = splitRows(blocks);
-      await this.insertRows(table, first);
-      await this.insertRows(table, second);
+      await this.insertRows(table, first, done, saved);
+      await this.insertRows(table, second, done, saved);
+      return;
     }
+    // Counted before anything else can throw: these rows are in ClickHouse.
+    done[table] += rows;
+    this.lastOk = performance.now();
+    saved?.();
+    this.o.onInsert?.(table, rows, performance.now() - start);
   }
 
   /**
    * Replays spooled batches in order; leaves degraded mode once the spool is empty and the store
    * answers. Consecutive batches go in one insert per table (up to maxBatchRows rows or 16 MB): one
    * insert per spooled request made recovery time grow with the number of requests, not rows.
+   *
+   * Such a group is retried as it was (same files) and only where it is not done: the rows stored
+   * so far are counted per table and skipped on the next attempt. That count is also kept on disk
+   * (the spool's progress note, fsync'd after each insert and removed with the group's files), so
+   * a collector killed mid-group resumes where it was. What remains: a process that dies between
+   * an insert's success and the note's fsync (or an insert whose answer was lost, e.g. a timeout
+   * after ClickHouse committed it) inserts those rows again; the raw tables collapse them, the
+   * rollups and metric_points count them twice.
    */
   async replay(): Promise<void> {
     if (this.replaying || !this.degraded) return;
@@ -271,34 +367,26 @@ export class Writer {
       // Nothing is read from the spool (a merged replay holds up to 16 MB) until the store answers.
       if (!(await this.store.client.ping()).success) return;
       for (;;) {
-        const first = this.o.spool.peek();
-        if (!first) break;
-        const batch = readSpoolPayload(first.payload);
-        if (!('tables' in batch)) {
-          for (const [table, lines] of Object.entries(batch.legacy)) {
-            if (lines.length > 0) await this.store.client.command({ query: `INSERT INTO ${TABLES[table as TableName].name} FORMAT JSONEachRow\n${lines.join('\n')}` });
+        const open = this.openGroup();
+        if (!open) break;
+        const { group: g, batch } = open;
+        this.group = g;
+        const saved = () => this.saveProgress(g);
+        if ('legacy' in batch) {
+          for (const k of TABLE_NAMES) {
+            const lines = batch.legacy[k] ?? [];
+            if (lines.length === 0 || g.done[k] >= lines.length) continue;
+            await this.store.client.command({ query: `INSERT INTO ${TABLES[k].name} FORMAT JSONEachRow\n${lines.join('\n')}` });
+            g.done[k] = lines.length;
+            saved();
           }
-          this.o.spool.remove(first.entry);
-          this.replayedBatches++;
-          continue;
+        } else {
+          await this.insertTables(batch.tables, g.done, saved);
         }
-        const merged = batch.tables;
-        const entries = [first.entry];
-        let rows = TABLE_NAMES.reduce((n, k) => n + rowCount(merged[k]), 0);
-        let bytes = first.payload.length;
-        for (let i = 1; rows < (this.o.maxBatchRows ?? 50_000) && bytes < 16 * 1024 * 1024; i++) {
-          const next = this.o.spool.peek(i);
-          if (!next) break;
-          const b = readSpoolPayload(next.payload);
-          if (!('tables' in b)) break;
-          for (const k of TABLE_NAMES) for (const block of b.tables[k]) merged[k].push(block);
-          entries.push(next.entry);
-          rows += TABLE_NAMES.reduce((n, k) => n + rowCount(b.tables[k]), 0);
-          bytes += next.payload.length;
-        }
-        await this.insertTables(merged);
-        for (const e of entries) this.o.spool.remove(e);
-        this.replayedBatches += entries.length;
+        for (const e of g.entries) this.o.spool.remove(e);
+        this.group = undefined;
+        this.clearProgress();
+        this.replayedBatches += g.entries.length;
       }
       // Batches queued behind the spool keep their order: new writes went to the spool too.
       while (this.inflight.size > 0) await Promise.race(this.inflight);
@@ -312,6 +400,150 @@ export class Writer {
     } finally {
       this.replaying = false;
     }
+  }
+
+  /**
+   * The group to replay next with its rows: the one begun earlier (same files, its progress), or a
+   * new one from the oldest files. A file that cannot be read back is moved to the spool's
+   * corrupt/ folder (retrying it would block everything behind it for good) and the next one taken.
+   */
+  private openGroup(): { group: ReplayGroup; batch: SpoolBatch } | undefined {
+    const spool = this.o.spool;
+    const g = this.group;
+    if (g) {
+      try {
+        if (!g.entries.every((e, i) => spool.at(i) === e)) throw new Error('the spool no longer starts with its files');
+        const batch = this.readGroup(g.entries);
+        if (TABLE_NAMES.some((k) => countRows(batch, k) !== g.rows[k])) throw new Error('its files hold other rows than when it began');
+        return { group: g, batch };
+      } catch (e) {
+        // Only if a file of the group became unreadable since: replayed whole, its stored rows
+        // would be inserted twice, but nothing is lost.
+        this.o.log?.('spool_progress_discarded', { files: g.entries.length, done: g.done, reason: (e as Error).message });
+        this.group = undefined;
+        this.clearProgress();
+      }
+    }
+    for (;;) {
+      const first = spool.at(0);
+      if (!first) return undefined;
+      let batch: SpoolBatch;
+      try {
+        batch = readSpoolPayload(spool.read(first));
+      } catch (e) {
+        const to = spool.moveToCorrupt(first);
+        this.o.log?.('spool_corrupt', { file: first.file, bytes: first.bytes, moved_to: to ?? null, error: (e as Error).message.slice(0, 300) });
+        continue;
+      }
+      const entries = [first];
+      if ('tables' in batch) {
+        const merged = batch.tables;
+        let rows = TABLE_NAMES.reduce((n, k) => n + rowCount(merged[k]), 0);
+        let bytes = first.bytes;
+        for (let i = 1; rows < (this.o.maxBatchRows ?? 50_000) && bytes < 16 * 1024 * 1024; i++) {
+          const next = spool.at(i);
+          if (!next) break;
+          let b: SpoolBatch;
+          try {
+            b = readSpoolPayload(spool.read(next));
+          } catch {
+            break; // moved aside once it is the oldest
+          }
+          if (!('tables' in b)) break;
+          for (const k of TABLE_NAMES) for (const block of b.tables[k]) merged[k].push(block);
+          entries.push(next);
+          rows += TABLE_NAMES.reduce((n, k) => n + rowCount(b.tables[k]), 0);
+          bytes += next.bytes;
+        }
+      }
+      const rows = noRows();
+      for (const k of TABLE_NAMES) rows[k] = countRows(batch, k);
+      return { group: { entries, rows, done: noRows() }, batch };
+    }
+  }
+
+  private readGroup(entries: SpoolEntry[]): SpoolBatch {
+    const batches = entries.map((e) => readSpoolPayload(this.o.spool.read(e)));
+    if (batches.length === 1) return batches[0];
+    const merged = emptyTables();
+    for (const b of batches) {
+      if (!('tables' in b)) throw new Error('a 0.1.0 batch in a merged group');
+      for (const k of TABLE_NAMES) merged[k].push(...b.tables[k]);
+    }
+    return { tables: merged };
+  }
+
+  // The progress note: the group's files (name and identity), its rows and the rows done, per table.
+  private saveProgress(g: ReplayGroup): void {
+    try {
+      g.stamps ??= g.entries.map((e) => this.o.spool.stamp(e));
+      const files = g.entries.map((e, i) => ({ name: basename(e.file), stamp: g.stamps![i] }));
+      this.o.spool.saveProgress(JSON.stringify({ v: 1, files, rows: g.rows, done: g.done }));
+    } catch (e) {
+      // Not worth stopping the replay for: without the note only a crash now would repeat rows.
+      this.o.log?.('spool_progress_unsaved', { error: (e as Error).message });
+    }
+  }
+
+  private clearProgress(): void {
+    try {
+      this.o.spool.clearProgress();
+    } catch (e) {
+      this.o.log?.('spool_progress_unsaved', { error: (e as Error).message });
+    }
+  }
+
+  /**
+   * At start: the progress note a previous process left. A group it finished but had not removed
+   * yet loses its remaining files now; a group it began resumes if the spool still starts with the
+   * very same files (name and identity). Anything else is stale (its files are gone, or newer ones
+   * took their names) and is dropped: dropping a note can only make stored rows go in again, while
+   * honouring a wrong one would skip rows never stored.
+   */
+  private recoverProgress(): ReplayGroup | undefined {
+    const spool = this.o.spool;
+    let note: { files: { name: string; stamp: string }[]; rows: Counts; done: Counts };
+    try {
+      const text = spool.loadProgress();
+      if (text === undefined) return undefined;
+      note = JSON.parse(text) as typeof note;
+      const counts = (c: unknown) => typeof c === 'object' && c !== null && TABLE_NAMES.every((k) => Number.isSafeInteger((c as Counts)[k]));
+      if (!Array.isArray(note.files) || note.files.length === 0 || !counts(note.rows) || !counts(note.done)) throw new Error('not a progress note');
+    } catch (e) {
+      this.o.log?.('spool_progress_discarded', { reason: (e as Error).message });
+      this.clearProgress();
+      return undefined;
+    }
+    const same = (e: SpoolEntry | undefined, f: { name: string; stamp: string }) => {
+      try {
+        return e !== undefined && basename(e.file) === f.name && spool.stamp(e) === f.stamp;
+      } catch {
+        return false;
+      }
+    };
+    if (TABLE_NAMES.every((k) => note.done[k] >= note.rows[k])) {
+      // Stored in full; the files left are the group's last ones, at the head of the spool.
+      const from = note.files.findIndex((f) => same(spool.at(0), f));
+      if (from >= 0) {
+        const left = note.files.slice(from);
+        if (left.every((f, i) => same(spool.at(i), f))) {
+          const entries = left.map((_, i) => spool.at(i)!);
+          for (const e of entries) spool.remove(e);
+          this.replayedBatches += entries.length;
+          this.o.log?.('spool_progress_resumed', { files: entries.length, action: 'removed stored files' });
+        }
+      }
+      this.clearProgress();
+      return undefined;
+    }
+    if (note.files.every((f, i) => same(spool.at(i), f))) {
+      const entries = note.files.map((_, i) => spool.at(i)!);
+      this.o.log?.('spool_progress_resumed', { files: entries.length, done: note.done });
+      return { entries, rows: note.rows, done: note.done, stamps: note.files.map((f) => f.stamp) };
+    }
+    this.o.log?.('spool_progress_discarded', { reason: 'the spool does not start with its files' });
+    this.clearProgress();
+    return undefined;
   }
 
   /**
