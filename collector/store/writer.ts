@@ -191,6 +191,8 @@ export class Writer {
   private inflight = new Set<Promise<void>>();
   private replayTimer: NodeJS.Timeout;
   private replaying = false;
+  private replayError = '';
+  private replayErrorAt = 0;
   private probing = false;
   private lastOk = performance.now();
   private probeTimer: NodeJS.Timeout;
@@ -393,10 +395,19 @@ export class Writer {
       if (this.o.spool.length === 0) {
         this.degraded = false;
         this.lastOk = performance.now();
+        this.replayError = '';
         this.o.log?.('store_recovered', { replayed_batches: this.replayedBatches });
       }
-    } catch {
-      /* still unavailable: try again on the next tick */
+    } catch (e) {
+      // Tried again on the next tick. Said once per distinct reason (and once a minute while it
+      // lasts), so a replay stuck on one cause (a file that cannot be moved, a refused insert) shows.
+      const error = (e as Error).message.slice(0, 300);
+      const now = performance.now();
+      if (error !== this.replayError || now - this.replayErrorAt >= 60_000) {
+        this.replayError = error;
+        this.replayErrorAt = now;
+        this.o.log?.('replay_failed', { error, spooled_files: this.o.spool.length });
+      }
     } finally {
       this.replaying = false;
     }

@@ -115,12 +115,17 @@ describe('store lost part-way through a merged replay', () => {
     const spool = new Spool(join(dir, 'spool-replay'), 1 << 24);
     for (let i = 0; i < 3; i++) spool.append(batch('replay', [`a${i}`, `b${i}`]));
     const inserts: string[] = [];
-    const w = new Writer(store, { spool, onInsert: (t, n) => (inserts.push(`${t}:${n}`), onInsert(t)), ...quiet });
+    const events: { event: string; fields?: Record<string, unknown> }[] = [];
+    const w = new Writer(store, { spool, onInsert: (t, n) => (inserts.push(`${t}:${n}`), onInsert(t)), ...quiet, log: (event, fields) => events.push({ event, fields }) });
     closeAfter = 'predictions';
     await w.replay();
     expect(inserts).toEqual(['predictions:6']); // the three files merged; then the store went
     expect(spool.length).toBe(3);
     expect(w.degraded).toBe(true);
+    // The failed attempt is said, with why (it used to be swallowed).
+    expect(events.map((e) => e.event)).toEqual(['replay_failed']);
+    expect(events[0].fields).toMatchObject({ spooled_files: 3 });
+    expect(String(events[0].fields?.error)).not.toBe('');
 
     // More is spooled meanwhile: the retried group is still the same three files.
     spool.append(batch('replay', ['late']));
