@@ -1,7 +1,9 @@
 // Embedding dimensions: every vector of one embedding name must keep one dimension per model
 // version (a centroid of vectors of different lengths means nothing). The first dimension accepted
 // for (model, version, name) is the one; a record with another is rejected by name, with the field
-// path. Known dimensions are loaded from the store at start, so a restart keeps them.
+// path. Known dimensions are loaded from the store at start, so a restart keeps them. A dimension is
+// accepted once its record is stored: a request refused after decoding (a key not allowed to write
+// that model, the cardinality guard, a full queue) fixes nothing for later requests.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 
@@ -14,7 +16,13 @@ const MAX_KNOWN = 100_000;
 
 const key = (model: string, version: string, name: string) => `${model}\u0000${version}\u0000${name}`;
 
-export class EmbeddingDims {
+/** What the decoder needs: the dimension known for a name, and remembering one. */
+export interface EmbeddingDimsView {
+  get(model: string, version: string, name: string): number | undefined;
+  set(model: string, version: string, name: string, dim: number): void;
+}
+
+export class EmbeddingDims implements EmbeddingDimsView {
   private dims = new Map<string, number>();
 
   /** The dimension of (model, version, name), if one has been accepted. */
@@ -24,6 +32,23 @@ export class EmbeddingDims {
 
   set(model: string, version: string, name: string, dim: number): void {
     if (this.dims.size < MAX_KNOWN) this.dims.set(key(model, version, name), dim);
+  }
+
+  /** One request's view: the accepted dimensions, then the request's own; remembers only its own. */
+  request(): EmbeddingDimsView {
+    const own = new EmbeddingDims();
+    return {
+      get: (model, version, name) => this.get(model, version, name) ?? own.get(model, version, name),
+      set: (model, version, name, dim) => own.set(model, version, name, dim),
+    };
+  }
+
+  /** Accepts the dimensions of rows now stored (the first one seen stays). */
+  accept(rows: readonly { model: string; version: string; emb?: Record<string, ArrayLike<number>> }[]): void {
+    for (const r of rows) {
+      if (r.emb === undefined) continue;
+      for (const name in r.emb) if (this.get(r.model, r.version, name) === undefined) this.set(r.model, r.version, name, r.emb[name].length);
+    }
   }
 
   /** The dimensions already stored (reads only the `emb` column's keys and sizes). */

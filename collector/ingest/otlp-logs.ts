@@ -7,7 +7,7 @@ import { ExportLogsServiceRequest } from '../../otlp/schema.js';
 import { ATTR, EVENT_LABEL, EVENT_PREDICTION, type AnyValue, type ExportLogsServiceRequest as Req, type KeyValue } from '../../otlp/types.js';
 import { parseExportRequest, type Encoding } from './body.js';
 import type { DecodedBatch, PredictionRow } from './records.js';
-import { EmbeddingDims, MAX_EMBEDDING_DIMS, MAX_EMBEDDINGS_PER_RECORD } from './embeddings.js';
+import { EmbeddingDims, MAX_EMBEDDING_DIMS, MAX_EMBEDDINGS_PER_RECORD, type EmbeddingDimsView } from './embeddings.js';
 
 export interface Limits {
   maxFeatures: number;
@@ -20,7 +20,7 @@ export interface Limits {
    * The dimension of each embedding per model version, across requests (the collector's, loaded
    * from the store); without it, dimensions are held consistent within each request only.
    */
-  embeddingDims?: EmbeddingDims;
+  embeddingDims?: EmbeddingDimsView;
 }
 
 export const DEFAULT_LIMITS: Limits = { maxFeatures: 500, maxStringBytes: 4096, maxAgeMs: 30 * 86_400_000, maxFutureMs: 3_600_000 };
@@ -262,6 +262,12 @@ export function withEmbeddingDims(limits: Limits): Limits {
   return limits.embeddingDims !== undefined ? limits : { ...limits, embeddingDims: new EmbeddingDims() };
 }
 
+/** obj[name] = v, also for the name "__proto__" (an assignment would set the prototype, or nothing). */
+function setOwn<T>(obj: Record<string, T>, name: string, v: T): void {
+  if (name === '__proto__') Object.defineProperty(obj, name, { value: v, enumerable: true, writable: true, configurable: true });
+  else obj[name] = v;
+}
+
 export function recordToRow(view: RecordView, path: string, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
   const { attrs } = view;
   const get = (key: string) => textOrResource(attrs, resource, key, path, limits);
@@ -312,6 +318,7 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
     segment: {},
   };
   let features = 0;
+  let categorical = 0;
   let embeddings = 0;
   const { keys, vals } = attrs;
   for (let i = 0; i < keys.length; i++) {
@@ -322,9 +329,17 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
       if (name === '') throw new FieldError(attrPath(path, key), 'feature name is empty');
       if (++features > limits.maxFeatures) throw new FieldError(attrPath(path, key), `more than ${limits.maxFeatures} features`);
       const c = checked(v, path, key, limits);
-      if (typeof c === 'number') row.num[name] = c;
-      else if (typeof c === 'string') row.cat[name] = c;
-      else row.num[name] = NaN; // missing, type unknown: counted as a missing value
+      // A name given twice keeps its last value, whatever the types: a repeat of the same type
+      // overwrites; one of the other type removes the earlier (looked up only once a categorical
+      // value was seen, so all-numeric records pay nothing).
+      if (typeof c === 'string') {
+        if (Object.hasOwn(row.num, name)) delete row.num[name];
+        setOwn(row.cat, name, c);
+        categorical++;
+      } else {
+        if (categorical > 0 && Object.hasOwn(row.cat, name)) delete row.cat[name];
+        setOwn(row.num, name, typeof c === 'number' ? c : NaN); // missing, type unknown: a missing value
+      }
     } else if (key.startsWith(ATTR.embeddingPrefix)) {
       if (v === MISSING) continue;
       if (!(v instanceof Float64Array)) {
@@ -336,7 +351,7 @@ export function recordToRow(view: RecordView, path: string, resource: Attrs, lim
       (row.emb ??= {})[name] = v;
     } else if (key.startsWith(ATTR.segmentPrefix)) {
       const c = checked(v, path, key, limits);
-      if (typeof c === 'number' || typeof c === 'string') row.segment[key.slice(ATTR.segmentPrefix.length)] = String(c);
+      if (typeof c === 'number' || typeof c === 'string') setOwn(row.segment, key.slice(ATTR.segmentPrefix.length), String(c));
     }
   }
   if (row.emb !== undefined) {

@@ -12,6 +12,7 @@ import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
 import type { Rejection } from './records.js';
 import { Backpressure, type WriteBatch } from '../store/writer.js';
 import type { CardinalityGuard } from './cardinality.js';
+import { EmbeddingDims } from './embeddings.js';
 
 export interface ReceiverDeps {
   limits: Limits;
@@ -102,6 +103,11 @@ function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Deco
   return { batch, accepted, rejected };
 }
 
+/** The limits as one request sees them: embedding dimensions it decodes are its own until stored. */
+function requestLimits(limits: Limits): Limits {
+  return limits.embeddingDims instanceof EmbeddingDims ? { ...limits, embeddingDims: limits.embeddingDims.request() } : limits;
+}
+
 function receiver(s: Signal, deps: ReceiverDeps) {
   return async function receive(c: Context) {
     const started = performance.now();
@@ -114,7 +120,7 @@ function receiver(s: Signal, deps: ReceiverDeps) {
     let d: Decoded;
     try {
       const raw = new Uint8Array(await c.req.arrayBuffer());
-      d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, deps.limits);
+      d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, requestLimits(deps.limits));
     } catch (e) {
       if (e instanceof BadRequest || e instanceof RangeError) {
         deps.onRequest?.(s.name, 400);
@@ -144,6 +150,8 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       c.header('retry-after', '5');
       return respond(c, s, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
     }
+    // Stored (or spooled): the embeddings' dimensions now hold for later requests.
+    if (deps.limits.embeddingDims instanceof EmbeddingDims && d.batch.predictions?.length) deps.limits.embeddingDims.accept(d.batch.predictions);
     deps.onRequest?.(s.name, 200, d.batch, d.rejected, elapsed());
     if (d.rejected.length > 0) return respond(c, s, 200, enc, { partial: { rejected: d.rejected.length, message: summarize(d.rejected) } });
     return respond(c, s, 200, enc, {});

@@ -65,6 +65,23 @@ describe('API keys', () => {
     expect((await call('/metrics', 'r-secret-0123456789')).status).toBe(200);
   });
 
+  it('a refused record fixes no embedding dimension for the model it named', async () => {
+    const withEmbedding = (model: string, id: string, dim: number) => {
+      const body = JSON.parse(logs(model, id));
+      body.resourceLogs[0].scopeLogs[0].logRecords[0].attributes.push(
+        kv('ml.embedding.e', { arrayValue: { values: Array.from({ length: dim }, (_, i) => ({ doubleValue: i / 10 })) } }),
+      );
+      return JSON.stringify(body);
+    };
+    // team-a may not write model-b-emb: refused after decoding, so its dimension (3) is not kept...
+    expect((await post('a-secret-0123456789', withEmbedding('model-b-emb', 'x1', 3))).status).toBe(403);
+    // ...and the owner's first vector sets it (5); after that, another dimension is refused by name.
+    expect((await post('b-secret-0123456789', withEmbedding('model-b-emb', 'b1', 5))).status).toBe(200);
+    const other = await post('b-secret-0123456789', withEmbedding('model-b-emb', 'b2', 3));
+    expect(other.status).toBe(400);
+    expect(((await other.json()) as { message: string }).message).toContain('dimension 3, but embedding "e" of model "model-b-emb" version "unversioned" has dimension 5');
+  });
+
   it('compares keys by hash, finds the right one, and never accepts a prefix', () => {
     const keys = parseKeys(JSON.stringify(KEYS), 'test');
     expect(findKey(keys, 'b-secret-0123456789')?.name).toBe('team-b');

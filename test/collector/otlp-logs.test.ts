@@ -46,6 +46,35 @@ describe('OTLP logs decoding', () => {
     expect(p.latencyMs).toBeNaN();
   });
 
+  it('keeps the last value of a feature or segment given twice, whatever the types, and names like __proto__', () => {
+    const twice = {
+      ...good,
+      attributes: [
+        kv('ml.prediction.value', { intValue: '1' }),
+        kv('ml.feature.a', { intValue: 1 }), kv('ml.feature.a', { stringValue: 'x' }), // number, then text
+        kv('ml.feature.b', { stringValue: 'y' }), kv('ml.feature.b', { doubleValue: 2.5 }), // text, then number
+        kv('ml.feature.c', { intValue: 3 }), kv('ml.feature.c', { intValue: 4 }),
+        kv('ml.feature.d', { stringValue: 'p' }), kv('ml.feature.d', {}), // text, then missing
+        kv('ml.feature.__proto__', { intValue: 7 }), kv('ml.feature.constructor', { stringValue: 'k' }),
+        kv('ml.segment.s', { stringValue: 'first' }), kv('ml.segment.s', { stringValue: 'last' }), kv('ml.segment.__proto__', { stringValue: 'z' }),
+      ],
+    };
+    const body = request([twice]);
+    // Both front ends: OTLP/JSON and protobuf.
+    for (const b of [decodeLogs(body, LIMITS, NOW), decodeLogsProtobuf(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(body)).finish(), LIMITS, NOW)]) {
+      expect(b.rejected).toEqual([]);
+      const p = b.predictions[0];
+      expect(Object.keys(p.num).sort()).toEqual(['__proto__', 'b', 'c', 'd']);
+      expect(p.num.b).toBe(2.5);
+      expect(p.num.c).toBe(4);
+      expect(p.num.d).toBeNaN();
+      expect(Object.getOwnPropertyDescriptor(p.num, '__proto__')?.value).toBe(7);
+      expect(Object.getPrototypeOf(p.num)).toBe(Object.prototype);
+      expect({ ...p.cat }).toEqual({ a: 'x', constructor: 'k' });
+      expect(Object.entries(p.segment)).toEqual([['s', 'last'], ['__proto__', 'z']]);
+    }
+  });
+
   it('rejects only the bad records, naming the field and the reason', () => {
     const noModel = { ...good, attributes: good.attributes.slice(1) };
     const wrongType = { ...good, attributes: [...good.attributes, kv('ml.prediction.score', { stringValue: 'high' })] };
