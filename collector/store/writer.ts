@@ -425,9 +425,11 @@ export class Writer {
       // Tried again on the next tick. Said once per distinct reason (and once a minute while it
       // lasts), so a replay stuck on one cause (a file that cannot be moved, a refused insert) shows.
       const error = (e as Error).message.slice(0, 300);
+      // The embedded engine names a new staging file in each error: the same reason otherwise.
+      const reason = error.replace(/\S*\.rowbinary\b/g, '<staged rows>');
       const now = performance.now();
-      if (error !== this.replayError || now - this.replayErrorAt >= 60_000) {
-        this.replayError = error;
+      if (reason !== this.replayError || now - this.replayErrorAt >= 60_000) {
+        this.replayError = reason;
         this.replayErrorAt = now;
         this.o.log?.('replay_failed', { error, spooled_files: this.o.spool.length });
       }
