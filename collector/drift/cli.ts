@@ -1,26 +1,34 @@
 // The offline drift command's core: `driftwatch drift --reference REF --current CUR ...`.
 // Files are read by the embedded engine (file() table function), so their rows never enter the JS
-// heap; the report is the engine's. Bad input is one line on stderr and exit code 2.
+// heap; the report is the engine's. Bad input is one line on stderr and exit code 2. Columns are
+// typed by their values: numerical, vectors (embeddings: numeric arrays, or bracketed lists in text
+// files), else categorical.
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore, queryRows } from '../store/client.js';
-import { driftDetails, type DriftOptions, type SqlSource } from './engine.js';
-import { DriftInputError, isMethod, METHODS, type DriftReport, type Method } from './report.js';
+import { EMBEDDING_METHOD } from './embedding.js';
+import { driftDetails, type ColumnMethod, type DriftOptions, type SqlSource } from './engine.js';
+import { DriftInputError, isMethod, METHODS, type DriftReport } from './report.js';
 
 export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
 
 Compares the distribution of every column present in both files (CSV, TSV, JSONL or Parquet).
+A column of numeric arrays (Parquet Array(Float32|Float64|...), JSON arrays of numbers, or in CSV/TSV
+a bracketed list "[0.1, 0.2]") is a vector column (embedding), compared with method centroid.
   --reference FILE     the baseline data
   --current FILE       the data to check
   --columns a,b        only these columns
   --categorical a,b    treat these columns as categorical
   --numerical a,b      treat these columns as numerical (values that are not numbers are missing)
-  --method M           auto (default) or ${METHODS.join(', ')};
-                       or per column: a=psi,b=ks (others auto)
-  --threshold X        drift threshold of the method (with auto or per-column methods: of every method)
+  --method M           auto (default), ${METHODS.join(', ')} or ${EMBEDDING_METHOD};
+                       or per column: a=psi,b=ks (others auto). Vector columns take only centroid
+                       (auto's choice for them), other columns anything else: a global method that
+                       does not fit a selected column is an error (select with --columns)
+  --threshold X        drift threshold of the method (with auto or per-column methods: of every
+                       method, centroid's p-value threshold included)
   --drift-share S      share of drifted columns at which the dataset drifts (default 0.5)
   --bh                 Benjamini-Hochberg correction of p-values across columns
   --min-effect SPEC    effect-size guard of the p-value methods (on by default): ks drifts only when
@@ -91,6 +99,8 @@ interface Column {
 }
 
 const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
+/** A typed (Parquet) vector column: an array of numbers, NULL elements allowed. */
+const VECTOR_TYPE = /^Array\((Nullable\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)+$/;
 const STRING_TYPE = /^(Nullable\()?(LowCardinality\()?(Nullable\()?(String|FixedString\(\d+\))\)*$/;
 
 /**
@@ -149,30 +159,73 @@ function textExpr(col: string, type: string): string {
   return `CAST(if(${missingText(v)}, NULL, ${v}) AS Nullable(String))`;
 }
 
-/** Numerical when every non-missing value on both sides parses as a finite number, else categorical. */
-async function classify(client: ClickHouseClient, cols: Column[], ref: string, cur: string): Promise<Set<string>> {
+/**
+ * A vector in a text file (CSV, TSV, JSON lines): a bracketed list of numbers, as JSON writes it
+ * (`[0.12, -3.5e-2, 7]`; a JSON array is read as its text). Elements may be quoted; "nan", "inf",
+ * null make the vector non-finite (missing). `[]` is an empty vector (missing).
+ */
+const LIST_RE = String.raw`^\s*\[\s*(?:"?[^,\s"\[\]]+"?(?:\s*,\s*"?[^,\s"\[\]]+"?)*)?\s*\]\s*$`;
+
+/** The elements of a list matching LIST_RE, as Array(Nullable(Float64)): NULL for one that is not a number. */
+function listElements(x: string): string {
+  const tokens = `arrayFilter(t -> t != '', splitByChar(',', replaceRegexpAll(${x}, ${literal(String.raw`[\s"\[\]]`)}, '')))`;
+  return `arrayMap(t -> if(lower(t) = 'null', nan, toFloat64OrNull(t)), ${tokens})`;
+}
+
+/** SQL: the text value x is a list of numbers (or of missing markers). */
+const isVectorText = (x: string) => `(match(${x}, ${literal(LIST_RE)}) AND arrayAll(e -> isNotNull(e), ${listElements(x)}))`;
+
+/** A vector column's values as Array(Float64) for the engine: [] when missing, NaN for a NULL element. */
+function vectorExpr(col: string, type: string): string {
+  if (VECTOR_TYPE.test(type)) {
+    return type.startsWith('Array(Nullable(') ? `arrayMap(x -> ifNull(x, nan), CAST(${ident(col)} AS Array(Nullable(Float64))))` : `CAST(${ident(col)} AS Array(Float64))`;
+  }
+  const v = STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`;
+  return `if(${missingText(v)} OR NOT match(${v}, ${literal(LIST_RE)}), CAST([] AS Array(Float64)), arrayMap(e -> ifNull(e, nan), ${listElements(v)}))`;
+}
+
+/**
+ * Types the columns by their values on both sides. Numerical: every non-missing value parses as a
+ * finite number. Vector: an array type, or text whose every non-missing value is a list of numbers
+ * (LIST_RE), with at least one such value. Everything else is categorical.
+ */
+async function classify(client: ClickHouseClient, cols: Column[], ref: string, cur: string): Promise<{ numerical: Set<string>; vector: Set<string> }> {
   const numerical = new Set<string>();
+  const vector = new Set<string>();
+  const text = (t: string) => STRING_TYPE.test(t);
   const toCheck = cols.filter((c) => {
     if (NUMERIC_TYPE.test(c.refType) && NUMERIC_TYPE.test(c.curType)) {
       numerical.add(c.name);
       return false;
     }
-    return STRING_TYPE.test(c.refType) || STRING_TYPE.test(c.curType) || NUMERIC_TYPE.test(c.refType) || NUMERIC_TYPE.test(c.curType);
+    if (VECTOR_TYPE.test(c.refType) && VECTOR_TYPE.test(c.curType)) {
+      vector.add(c.name);
+      return false;
+    }
+    return [c.refType, c.curType].some((t) => text(t) || NUMERIC_TYPE.test(t) || VECTOR_TYPE.test(t));
   });
-  if (toCheck.length === 0) return numerical;
-  const bad = (c: Column, type: string) => {
+  if (toCheck.length === 0) return { numerical, vector };
+  // Per side and column: b = values that are not numbers, v = values that are not vectors, l = vectors.
+  const counts = (c: Column, type: string, i: number) => {
     const v = `toString(${ident(c.name)})`;
-    return NUMERIC_TYPE.test(type) ? '0' : `countIf(NOT ${missingText(v)} AND NOT isFinite(ifNull(toFloat64OrNull(trimBoth(${v})), nan)))`;
+    if (NUMERIC_TYPE.test(type)) return `0 AS b${i}, countIf(${ident(c.name)} IS NOT NULL) AS v${i}, 0 AS l${i}`;
+    if (VECTOR_TYPE.test(type)) return `count() AS b${i}, 0 AS v${i}, count() AS l${i}`;
+    const present = `NOT ${missingText(v)}`;
+    const b = `countIf(${present} AND NOT isFinite(ifNull(toFloat64OrNull(trimBoth(${v})), nan))) AS b${i}`;
+    // Only text holds lists; a value of another type (a date, ...) is never a vector.
+    return text(type) ? `${b}, countIf(${present} AND NOT ${isVectorText(v)}) AS v${i}, countIf(${present}) AS l${i}` : `${b}, countIf(${present}) AS v${i}, 0 AS l${i}`;
   };
   const count = async (table: string, side: 'refType' | 'curType') =>
-    (await queryRows<Record<string, string>>(client, `SELECT ${toCheck.map((c, i) => `${bad(c, c[side])} AS c${i}`).join(', ')} FROM ${table}`))[0];
+    (await queryRows<Record<string, string>>(client, `SELECT ${toCheck.map((c, i) => counts(c, c[side], i)).join(', ')} FROM ${table}`))[0];
   const [r, c] = [await count(ref, 'refType'), await count(cur, 'curType')];
-  // A value like "inf" parses but is missing, not a number: only text that is neither missing nor
-  // a finite number makes a column categorical.
   toCheck.forEach((col, i) => {
-    if (Number(r[`c${i}`]) === 0 && Number(c[`c${i}`]) === 0) numerical.add(col.name);
+    const zero = (k: string) => Number(r[`${k}${i}`]) === 0 && Number(c[`${k}${i}`]) === 0;
+    // A value like "inf" parses but is missing, not a number: only text that is neither missing nor
+    // a finite number makes a column categorical.
+    if (zero('b')) numerical.add(col.name);
+    else if (zero('v') && !zero('l')) vector.add(col.name);
   });
-  return numerical;
+  return { numerical, vector };
 }
 
 function source(cols: Column[], ref: string, cur: string, expr: (c: string, type: string) => string): string {
@@ -226,19 +279,22 @@ function minEffectOption(v: string | undefined): DriftOptions['minEffectSize'] {
   return out;
 }
 
+const KNOWN_METHODS = `auto, ${METHODS.join(', ')} or ${EMBEDDING_METHOD} (vector columns)`;
+const isColumnMethod = (m: string): m is ColumnMethod => isMethod(m) || m === EMBEDDING_METHOD;
+
 function methodOption(v: string | undefined, columns: ReadonlySet<string>): DriftOptions['method'] {
   if (v === undefined || v === 'auto') return 'auto';
   if (!v.includes('=')) {
-    if (!isMethod(v)) throw new CliError(`unknown method "${v}": expected auto, ${METHODS.join(', ')}`);
+    if (!isColumnMethod(v)) throw new CliError(`unknown method "${v}": expected ${KNOWN_METHODS}`);
     return v;
   }
-  const map: Record<string, Method | 'auto'> = {};
+  const map: Record<string, ColumnMethod | 'auto'> = {};
   for (const part of list(v)) {
     const [col, m, ...extra] = part.split('=');
     if (extra.length || !col || !m) throw new CliError(`bad --method entry "${part}": expected column=method`);
     if (!columns.has(col)) throw new CliError(`unknown column "${col}" in --method`);
-    if (m !== 'auto' && !isMethod(m)) throw new CliError(`unknown method "${m}" for column "${col}": expected auto, ${METHODS.join(', ')}`);
-    map[col] = m as Method | 'auto';
+    if (m !== 'auto' && !isColumnMethod(m)) throw new CliError(`unknown method "${m}" for column "${col}": expected ${KNOWN_METHODS}`);
+    map[col] = m as ColumnMethod | 'auto';
   }
   return map;
 }
@@ -256,7 +312,7 @@ export function formatDriftText(r: DriftReport): string {
   const head = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', ...(guard ? ['effect (min)'] : []), 'drift', 'missing ref/cur', 'quality'];
   const rows = r.columns.map((c) => [
     c.column,
-    c.type,
+    c.type === 'embedding' ? `embedding (d=${c.dimension})` : c.type,
     c.method,
     fmt(c.statistic),
     fmt(c.p_value_adjusted ?? c.p_value) + (c.p_value_adjusted != null ? ' (BH)' : ''),
@@ -344,7 +400,7 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     const curTable = `dw_cli_cur_${suffix}`;
     // With json or text output and auto or a raw-value method, the engine scans the numbers once (the
     // summary and the raw-value distances together), so Parquet is read in place rather than copied.
-    const direct = format !== 'html' && (values.method === undefined || ['auto', 'ks', 'wasserstein'].includes(values.method));
+    const direct = format !== 'html' && (values.method === undefined || ['auto', 'ks', 'wasserstein', 'centroid'].includes(values.method));
     const refLoaded = await loadTable(client, ref, refTable, direct);
     if (refLoaded.created) tables.push(refTable);
     const curLoaded = await loadTable(client, cur, curTable, direct);
@@ -368,16 +424,18 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     for (const c of forcedCat) if (forcedNum.includes(c)) throw new CliError(`column "${c}" is both --categorical and --numerical`);
 
     const inferred = await classify(client, cols.filter((c) => !forcedCat.includes(c.name) && !forcedNum.includes(c.name)), refFrom, curFrom);
-    const numerical = cols.filter((c) => forcedNum.includes(c.name) || inferred.has(c.name));
-    const categorical = cols.filter((c) => !numerical.includes(c));
+    const numerical = cols.filter((c) => forcedNum.includes(c.name) || inferred.numerical.has(c.name));
+    const vectors = cols.filter((c) => inferred.vector.has(c.name));
+    const categorical = cols.filter((c) => !numerical.includes(c) && !vectors.includes(c));
 
     const method = methodOption(values.method, selected);
     const thresholds: DriftOptions['thresholds'] =
-      threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries(METHODS.map((m) => [m, threshold]));
+      threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries([...METHODS, EMBEDDING_METHOD].map((m) => [m, threshold]));
 
     const { report, distributions } = await driftDetails(client, {
       ...(numerical.length ? { numeric: numericParts(numerical, refFrom, curFrom) } : {}),
       ...(categorical.length ? { categorical: { sql: source(categorical, refFrom, curFrom, textExpr) } } : {}),
+      ...(vectors.length ? { embedding: { sql: source(vectors, refFrom, curFrom, vectorExpr) } } : {}),
       method,
       thresholds,
       driftShare,

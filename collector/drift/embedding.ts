@@ -20,13 +20,14 @@
 // means, variances, the Gram matrix) is computed inside ClickHouse (avgForEach / varSampStableForEach
 // and a self-join of the sample with dotProduct over the reference, sumForEach states in the
 // embedding_minutes rollup for current windows); only one vector of d numbers per side and
-// embedding reaches the collector.
+// embedding reaches the collector. The offline CLI's vector columns go through the same SQL
+// (vectorMomentsSql, traceSqSql) and column (embeddingColumn): vectors.ts.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
 import { chi2Sf } from './chisquare.js';
 import type { ColumnDrift } from './report.js';
-import type { ColumnQuality } from './quality.js';
+import { columnQuality, DEFAULT_QUALITY_THRESHOLDS, type QualityThresholds } from './quality.js';
 
 export const EMBEDDING_METHOD = 'centroid' as const;
 /** Drift when the p-value is below this... */
@@ -123,32 +124,50 @@ export interface EmbeddingProfile extends EmbeddingMoments {
   traceSqN: number;
 }
 
+/** SQL: true when every component of the Array(Float64) `v` is finite (a vector with NaN or +-Inf is missing). */
+export const finiteVectorSql = (v: string) => `arrayAll(x -> isFinite(x), ${v})`;
+
+/** SQL aggregates of one side's vectors `v` where `ok`: n, per-dimension mean and sample variance (ddof = 1). */
+export const vectorMomentsSql = (v: string, ok: string) =>
+  `countIf(${ok}) AS n, avgForEachIf(${v}, ${ok}) AS mean, varSampStableForEachIf(${v}, ${ok}) AS var`;
+
 /** Vectors of the predictions rows matching `where` (with {dw_*} parameters), as (k, e, v, ok). */
 const vectors = (where: string) => `
-  SELECT k, e, CAST(e, 'Array(Float64)') AS v, arrayAll(x -> isFinite(x), e) AS ok, id, ts
+  SELECT k, e, CAST(e, 'Array(Float64)') AS v, ${finiteVectorSql('e')} AS ok, id, ts
   FROM predictions ARRAY JOIN mapKeys(emb) AS k, mapValues(emb) AS e
   WHERE ${where} AND notEmpty(emb)`;
 
 const VERSION = 'model = {dw_model:String} AND version = {dw_version:String}';
 
 /**
- * tr(Sigma^2) of one embedding and dimension, inside ClickHouse: a sample of the finite reference
- * vectors (the first gramSampleSize(d) by cityHash64(id), so repeatable; all of them when there are
- * fewer), centered on the sample's own mean, cross-joined with itself (every ordered pair, dotProduct
- * = K_ij), summed to tr K, sum K_ij^2 and sum K_ii^2, and put through traceSqFromGram's formula.
+ * tr(Sigma^2) of one embedding, inside ClickHouse: `source` yields its finite vectors `v`
+ * (Array(Float64), one dimension) and what `order` reads; the first `ns` by `order` are the sample
+ * (`order` must make it repeatable: the sample is numbered twice, once per side of the join). The
+ * sample is centered on its own mean, cross-joined with itself (every ordered pair, dotProduct =
+ * K_ij), summed to tr K, sum K_ij^2 and sum K_ii^2, and put through traceSqFromGram's formula.
+ * Returns one row (ns, trace_sq). Run it with GRAM_SETTINGS.
  * (A CROSS JOIN per embedding: a hash join of all embeddings on their name took twice as long.)
  */
-const gram = (where: string) => `
+export function traceSqSql(source: string, order: string, ns: number): string {
+  if (!Number.isSafeInteger(ns) || ns < 0) throw new Error(`internal: Gram sample size ${ns}`);
+  return `
   WITH s AS (
     SELECT i, arrayMap((x, c) -> x - c, v, c) AS z FROM (
       SELECT i, v, avgForEach(v) OVER () AS c FROM (
-        SELECT v, row_number() OVER (ORDER BY cityHash64(id), ts, id) AS i
-        FROM (${vectors(`${where} AND k = {dw_k:String}`)}) WHERE ok AND length(e) = {dw_dim:UInt32})
-      WHERE i <= {dw_ns:UInt64}))
+        SELECT v, row_number() OVER (ORDER BY ${order}) AS i
+        FROM (SELECT * FROM (${source}) ORDER BY ${order} LIMIT ${ns}))))
   SELECT ns, if(ns >= 4, ((ns - 2) * frob2 + tr * tr / (ns - 1) - ns * diag2) / (ns * (ns - 2) * (ns - 3)), nan) AS trace_sq
   FROM (
     SELECT toFloat64(countIf(i = j)) AS ns, sumIf(kk, i = j) AS tr, sum(kk * kk) AS frob2, sumIf(kk * kk, i = j) AS diag2
     FROM (SELECT a.i AS i, b.i AS j, dotProduct(a.z, b.z) AS kk FROM s AS a CROSS JOIN s AS b))`;
+}
+
+/** The cross join's output blocks carry two d-vectors per pair: 256 pairs are 16 MB at d = 4096. */
+export const GRAM_SETTINGS = { max_joined_block_size_rows: '256' } as const;
+
+/** The live sample: the first n_s finite vectors of the embedding and dimension by cityHash64(id). */
+const gram = (where: string, ns: number) =>
+  traceSqSql(`SELECT v, id, ts FROM (${vectors(`${where} AND k = {dw_k:String}`)}) WHERE ok AND length(e) = {dw_dim:UInt32}`, 'cityHash64(id), ts, id', ns);
 
 /**
  * Profiles the embeddings of a version's predictions in [fromMs, toMs] (both inclusive, as range
@@ -172,11 +191,10 @@ export async function buildEmbeddingProfiles(client: ClickHouseClient, model: st
     const ns = gramSampleSize(Number(c.dim), Number(c.n));
     if (ns < 4) continue;
     const rs = await client.query({
-      query: gram(where),
-      query_params: { ...params, dw_k: c.k, dw_dim: Number(c.dim), dw_ns: ns },
+      query: gram(where, ns),
+      query_params: { ...params, dw_k: c.k, dw_dim: Number(c.dim) },
       format: 'JSONEachRow',
-      // The cross join's output blocks carry two d-vectors per pair: 256 pairs are 16 MB at d = 4096.
-      clickhouse_settings: { max_joined_block_size_rows: '256' },
+      clickhouse_settings: GRAM_SETTINGS,
     });
     const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
     if (!r || r.trace_sq === null || !Number.isFinite(Number(r.trace_sq))) continue;
@@ -189,8 +207,7 @@ export async function buildEmbeddingProfiles(client: ClickHouseClient, model: st
       SELECT {dw_model:String}, {dw_version:String}, {dw_p:UInt64}, k, {dw_rows:UInt64}, n, nonfinite, dim, mean, var,
              transform(k, {dw_ks:Array(String)}, {dw_ws:Array(Float64)}, nan), transform(k, {dw_ks:Array(String)}, {dw_ns:Array(UInt64)}, toUInt64(0))
       FROM (
-        SELECT k, toUInt32(length(e)) AS dim, countIf(ok) AS n, countIf(NOT ok) AS nonfinite,
-               avgForEachIf(v, ok) AS mean, varSampStableForEachIf(v, ok) AS var
+        SELECT k, toUInt32(length(e)) AS dim, countIf(NOT ok) AS nonfinite, ${vectorMomentsSql('v', 'ok')}
         FROM (${vectors(where)})
         GROUP BY k, dim ORDER BY k, n DESC LIMIT 1 BY k)`,
     query_params: { ...params, dw_p: profileId, dw_rows: rows, dw_ks: names, dw_ws: traceSq, dw_ns: sampleN },
@@ -291,7 +308,39 @@ export function momentsFromSums(s: EmbeddingSums): EmbeddingMoments {
 
 // ---- report columns ----------------------------------------------------------------------------
 
-const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
+/** One side of a vector column: its rows, the usable vectors' moments (n of them) and the rows whose vector has a non-finite component. */
+export interface VectorSide extends EmbeddingMoments {
+  rows: number;
+  nonfinite: number;
+}
+
+/**
+ * The report column of one embedding (`"type": "embedding"`, method centroid), from both sides'
+ * moments (n >= 2, m >= 2, one dimension): the live report's and the offline CLI's alike.
+ * `threshold`: the p-value's (CENTROID_THRESHOLD unless the caller overrides it).
+ */
+export function embeddingColumn(column: string, ref: VectorSide, cur: VectorSide, threshold = CENTROID_THRESHOLD, qualityThresholds: QualityThresholds = DEFAULT_QUALITY_THRESHOLDS): ColumnDrift {
+  const r = centroidDrift(ref, cur);
+  const quality = columnQuality(
+    { type: 'embedding', refRows: ref.rows, curRows: cur.rows, refMissing: ref.rows - ref.n, curMissing: cur.rows - cur.n, refNonFinite: ref.nonfinite, curNonFinite: cur.nonfinite, curOutside: 0, m: cur.n },
+    qualityThresholds,
+  );
+  return {
+    column,
+    type: 'embedding',
+    method: EMBEDDING_METHOD,
+    statistic: r.statistic,
+    p_value: r.p_value,
+    threshold,
+    drift: r.p_value < threshold && r.effect_size >= CENTROID_MIN_EFFECT,
+    reference_missing: ref.rows - ref.n,
+    current_missing: cur.rows - cur.n,
+    effect_size: r.effect_size,
+    min_effect_size: CENTROID_MIN_EFFECT,
+    dimension: ref.mean.length,
+    quality,
+  };
+}
 
 /**
  * One `"type": "embedding"` column per reference embedding that has at least 2 vectors on each
@@ -302,34 +351,9 @@ export function embeddingColumns(ref: EmbeddingProfile[], cur: EmbeddingSums[], 
   for (const p of ref) {
     const c = cur.find((x) => x.embedding === p.embedding && x.dim === p.dim);
     if (!c || p.n < 2 || c.n < 2) continue;
-    const r = centroidDrift(p, momentsFromSums(c));
+    // Rows without the embedding are missing too: the window's predictions count.
     const curRows = Math.max(currentRows, c.rows);
-    const quality: ColumnQuality = {
-      reference_missing_share: share(p.rows - p.n, p.rows),
-      current_missing_share: share(curRows - c.n, curRows),
-      reference_non_finite: p.nonfinite,
-      current_non_finite: c.rows - c.n,
-      out_of_range_share: null,
-      unseen_share: null,
-      issues: [],
-    };
-    if (quality.current_missing_share - quality.reference_missing_share > 0.05) quality.issues.push('missing_share');
-    if (c.rows - c.n > 0) quality.issues.push('non_finite');
-    out.push({
-      column: p.embedding,
-      type: 'embedding',
-      method: EMBEDDING_METHOD,
-      statistic: r.statistic,
-      p_value: r.p_value,
-      threshold: CENTROID_THRESHOLD,
-      drift: r.p_value < CENTROID_THRESHOLD && r.effect_size >= CENTROID_MIN_EFFECT,
-      reference_missing: p.rows - p.n,
-      current_missing: curRows - c.n,
-      effect_size: r.effect_size,
-      min_effect_size: CENTROID_MIN_EFFECT,
-      dimension: p.dim,
-      quality,
-    });
+    out.push(embeddingColumn(p.embedding, p, { ...momentsFromSums(c), rows: curRows, nonfinite: c.rows - c.n }));
   }
   return out;
 }

@@ -1,12 +1,14 @@
 // The drift engine: counting, quantiles, KS D and the Wasserstein integral run inside ClickHouse
 // (a few queries for all columns, GROUP BY column); the formulas of drift-conventions.md are then
-// applied in TypeScript to per-column summaries (bin counts, D, W), never to raw rows.
+// applied in TypeScript to per-column summaries (bin counts, D, W), never to raw rows. Vector
+// columns (an `embedding` source) get embedding.ts's centroid from vectors.ts's summaries.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { autoMethod } from './auto.js';
 import { binnedStatistic, isBinnedMethod, type BinnedMethod } from './binned.js';
 import { bitsToFloat64, categoryBins, compareCodePoints, float64ToBits, QUANTILE_BINS, uniqueEdges } from './bins.js';
 import { benjaminiHochberg } from './correction.js';
+import { CENTROID_THRESHOLD, EMBEDDING_METHOD, embeddingColumn } from './embedding.js';
 import { ksPValue } from './kolmogorov.js';
 import { columnQuality, resolveQualityThresholds, type QualityThresholds } from './quality.js';
 import { categoryCountsSql, numericBinCountsSql, numericColumnBinCountsSql, numericQuantilesSql, numericSummaryRawSql, numericSummarySql, rawDistanceSql } from './queries.js';
@@ -21,6 +23,7 @@ import {
   type DriftReport,
   type Method,
 } from './report.js';
+import { vectorSummaries, vectorTraceSq, type VectorSummary } from './vectors.js';
 
 export interface SqlSource {
   sql: string;
@@ -66,7 +69,9 @@ export type ColumnDistribution =
       reference: number[];
       current: number[];
     }
-  | { column: string; type: 'categorical'; categories: string[]; reference: number[]; current: number[] };
+  | { column: string; type: 'categorical'; categories: string[]; reference: number[]; current: number[] }
+  /** A vector column: both centroids, and the reference's per-dimension variance (for its scale). */
+  | { column: string; type: 'embedding'; referenceMean: number[]; currentMean: number[]; referenceVar: number[] };
 
 export interface DriftDetails {
   report: DriftReport;
@@ -85,10 +90,20 @@ export interface DriftOptions {
   numeric?: SqlSource | SqlSource[];
   /** SELECT yielding side UInt8, column String, value Nullable(String) (NULL or '' = missing). */
   categorical?: SqlSource;
-  /** Default 'auto'; a map gives a method per column (columns not in it use 'auto'). */
-  method?: Method | 'auto' | Record<string, Method | 'auto'>;
-  /** Overrides of the default thresholds. */
-  thresholds?: Partial<Record<Method, number>>;
+  /**
+   * SELECT yielding side UInt8, column String, value Array(Float64): vector columns (embeddings),
+   * compared with `centroid` (embedding.ts; formulas in README.md). An empty array is a missing row,
+   * a vector with a NaN or +-Inf component a missing one (counted as non-finite); vectors of
+   * different lengths in one column are a DriftInputError.
+   */
+  embedding?: SqlSource;
+  /**
+   * Default 'auto'; a map gives a method per column (columns not in it use 'auto'). Vector columns
+   * take only 'centroid' (what 'auto' picks for them); scalar columns anything but 'centroid'.
+   */
+  method?: ColumnMethod | 'auto' | Record<string, ColumnMethod | 'auto'>;
+  /** Overrides of the default thresholds (centroid's: the p-value's, CENTROID_THRESHOLD by default). */
+  thresholds?: Partial<Record<ColumnMethod, number>>;
   /** Share of drifted columns at which the dataset drifts; default 0.5. */
   driftShare?: number;
   /**
@@ -114,6 +129,9 @@ export interface DriftOptions {
   /** Also return each column's bin counts (numerical columns are binned even for ks/wasserstein). */
   distributions?: boolean;
 }
+
+/** A scalar method, or centroid (vector columns). */
+export type ColumnMethod = Method | typeof EMBEDDING_METHOD;
 
 /** Query parameters of the engine's own SQL start with this; a source's parameters must not. */
 export const RESERVED_PARAM_PREFIX = 'dw_engine_';
@@ -147,6 +165,21 @@ interface CategoricalSummary extends ColumnSummary {
   categories: string[];
   refCounts: number[];
   curCounts: number[];
+}
+
+/** A vector column: n, m = usable vectors per side. */
+interface EmbeddingSummary {
+  column: string;
+  type: 'embedding';
+  refRows: number;
+  curRows: number;
+  n: number;
+  m: number;
+  vectors: VectorSummary;
+}
+
+function embeddingSummary(v: VectorSummary): EmbeddingSummary {
+  return { column: v.column, type: 'embedding', refRows: v.ref.rows, curRows: v.cur.rows, n: v.ref.n, m: v.cur.n, vectors: v };
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
@@ -251,34 +284,36 @@ function checkSource(name: string, source: SqlSource | SqlSource[] | undefined):
   }
 }
 
-function resolveThresholds(over: DriftOptions['thresholds']): Record<Method, number> {
-  const t = { ...DEFAULT_THRESHOLDS };
+function resolveThresholds(over: DriftOptions['thresholds']): Record<ColumnMethod, number> {
+  const t: Record<ColumnMethod, number> = { ...DEFAULT_THRESHOLDS, [EMBEDDING_METHOD]: CENTROID_THRESHOLD };
   for (const [k, v] of Object.entries(over ?? {})) {
-    if (!isMethod(k)) throw new DriftInputError(`threshold given for unknown method "${k}"`);
+    if (!isMethod(k) && k !== EMBEDDING_METHOD) throw new DriftInputError(`threshold given for unknown method "${k}"`);
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new DriftInputError(`threshold for ${k} must be a finite number, got ${String(v)}`);
     t[k] = v;
   }
   return t;
 }
 
-function methodOption(m: unknown, where: string): Method | 'auto' {
-  if (m === 'auto' || isMethod(m)) return m;
-  throw new DriftInputError(`unknown drift method ${JSON.stringify(m)}${where}: expected auto or one of ks, wasserstein, psi, kl, jensenshannon, hellinger, tvd, linf, chisquare`);
+function methodOption(m: unknown, where: string): ColumnMethod | 'auto' {
+  if (m === 'auto' || m === EMBEDDING_METHOD || isMethod(m)) return m;
+  throw new DriftInputError(`unknown drift method ${JSON.stringify(m)}${where}: expected auto or one of ks, wasserstein, psi, kl, jensenshannon, hellinger, tvd, linf, chisquare, centroid (vector columns)`);
 }
 
-function methodResolver(opt: DriftOptions['method'], columns: ReadonlySet<string>): (column: string) => Method | 'auto' {
+function methodResolver(opt: DriftOptions['method'], columns: ReadonlySet<string>): (column: string) => ColumnMethod | 'auto' {
   if (opt === undefined) return () => 'auto';
   if (typeof opt === 'string') {
     const m = methodOption(opt, '');
     return () => m;
   }
-  const map = new Map<string, Method | 'auto'>();
+  const map = new Map<string, ColumnMethod | 'auto'>();
   for (const [col, m] of Object.entries(opt)) {
     if (!columns.has(col)) throw new DriftInputError(`method given for column "${col}", which is in neither source`, col);
     map.set(col, methodOption(m, ` for column "${col}"`));
   }
   return (col) => map.get(col) ?? 'auto';
 }
+
+type Summary = NumericSummary | CategoricalSummary | EmbeddingSummary;
 
 interface Planned {
   summary: NumericSummary | CategoricalSummary;
@@ -303,9 +338,10 @@ function resolveMinEffect(opt: DriftOptions['minEffectSize']): MinEffectSize | u
 
 /** driftFromSources, and optionally the binned distributions behind each column. */
 export async function driftDetails(client: ClickHouseClient, opts: DriftOptions): Promise<DriftDetails> {
-  if (!opts.numeric && !opts.categorical) throw new DriftInputError('no source: give a numeric and/or a categorical SQL source');
+  if (!opts.numeric && !opts.categorical && !opts.embedding) throw new DriftInputError('no source: give a numeric, a categorical and/or an embedding SQL source');
   checkSource('numeric', opts.numeric);
   checkSource('categorical', opts.categorical);
+  checkSource('embedding', opts.embedding);
   const thresholds = resolveThresholds(opts.thresholds);
   const qualityThresholds = resolveQualityThresholds(opts.quality);
   const correction = opts.pValueCorrection ?? 'none';
@@ -320,7 +356,8 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   const speculate = opts.method === undefined || opts.method === 'auto' || opts.method === 'ks' || opts.method === 'wasserstein';
   const { summaries: numeric, raw: rawFromSummary } = numericParts.length ? await numericSummaries(client, numericParts, speculate) : { summaries: [] as NumericSummary[], raw: undefined };
   const categorical = opts.categorical ? await categoricalSummaries(client, opts.categorical) : [];
-  const summaries: (NumericSummary | CategoricalSummary)[] = [...numeric, ...categorical].sort((a, b) => compareCodePoints(a.column, b.column));
+  const embeddings = opts.embedding ? (await vectorSummaries(client, opts.embedding)).map(embeddingSummary) : [];
+  const summaries: Summary[] = [...numeric, ...categorical, ...embeddings].sort((a, b) => compareCodePoints(a.column, b.column));
   const referenceRows = Math.max(0, ...summaries.map((s) => s.refRows));
   const currentRows = Math.max(0, ...summaries.map((s) => s.curRows));
   const finish = (columns: ColumnDrift[], distributions: ColumnDistribution[] = []): DriftDetails => ({
@@ -337,7 +374,8 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   if (referenceRows === 0 || currentRows === 0) return finish([]);
   for (let i = 1; i < summaries.length; i++) {
     if (summaries[i].column === summaries[i - 1].column) {
-      throw new DriftInputError(`column "${summaries[i].column}" is in both the numeric and the categorical source`, summaries[i].column);
+      const source = (t: Summary['type']) => (t === 'numerical' ? 'numeric' : t);
+      throw new DriftInputError(`column "${summaries[i].column}" is in both the ${source(summaries[i - 1].type)} and the ${source(summaries[i].type)} source`, summaries[i].column);
     }
   }
   const methodOf = methodResolver(opts.method, new Set(summaries.map((s) => s.column)));
@@ -345,8 +383,25 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   const emptyColumns = opts.emptyColumns ?? 'error';
   if (emptyColumns !== 'error' && emptyColumns !== 'skip') throw new DriftInputError(`emptyColumns must be 'error' or 'skip', got ${JSON.stringify(emptyColumns)}`);
   const plan: Planned[] = [];
+  const vectorPlan: EmbeddingSummary[] = [];
   for (const s of summaries) {
     const requested = methodOf(s.column);
+    if (s.type === 'embedding') {
+      if (requested !== 'auto' && requested !== EMBEDDING_METHOD) {
+        throw new DriftInputError(`column "${s.column}" holds vectors (an embedding): ${requested} does not apply; its method is centroid`, s.column);
+      }
+      // The centroid's variances and p-value need two vectors per side.
+      if (s.n < 2 || s.m < 2) {
+        if (emptyColumns === 'skip') continue;
+        const [side, k] = s.n < 2 ? ['reference', s.n] : ['current', s.m];
+        throw new DriftInputError(`column "${s.column}" has ${k === 0 ? 'no' : 'only 1'} usable ${side} vector${k === 0 ? 's' : ''} (non-empty, every component finite): centroid needs at least 2 per side`, s.column);
+      }
+      vectorPlan.push(s);
+      continue;
+    }
+    if (requested === EMBEDDING_METHOD) {
+      throw new DriftInputError(`column "${s.column}" is ${s.type}: centroid needs vectors (a column of numeric arrays)`, s.column);
+    }
     if (requested !== 'auto' && s.type === 'categorical' && RAW_VALUE_METHODS.has(requested)) {
       throw new DriftInputError(`column "${s.column}" is categorical: ${requested} needs numerical values; use chisquare, jensenshannon, psi, kl, hellinger, tvd or linf`, s.column);
     }
@@ -362,8 +417,14 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   const raw = rawCols.length === 0 ? new Map<string, RawDistance>() : (rawFromSummary ?? (await rawDistances(client, numericParts, rawCols.map((c) => c.column))));
   if (binCols.length > 0) await referenceEdges(client, numericParts, binCols);
   const bins = binCols.length > 0 ? await numericBinCounts(client, numericParts, binCols) : new Map<string, BinCounts>();
+  // tr(Sigma^2) of each vector column's reference, one Gram-matrix query each (as a live baseline does).
+  const vectorColumns: ColumnDrift[] = [];
+  for (const { column, n, vectors: v } of vectorPlan) {
+    const w = await vectorTraceSq(client, opts.embedding!, column, v.dim, n);
+    vectorColumns.push(embeddingColumn(column, { ...v.ref, ...(w ? { traceSq: w.traceSq } : {}) }, v.cur, thresholds[EMBEDDING_METHOD], qualityThresholds));
+  }
 
-  const columns: ColumnDrift[] = plan.map(({ summary: s, method }) => {
+  const scalarColumns: ColumnDrift[] = plan.map(({ summary: s, method }) => {
     let statistic: number;
     let pValue: number | null = null;
     let outside: number;
@@ -413,6 +474,8 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
       quality,
     };
   });
+  // Both lists follow the sorted summaries: merged, the report's columns stay in name order.
+  const columns = mergeByColumn(scalarColumns, vectorColumns);
 
   if (correction === 'bh') {
     const tested = columns.filter((c) => c.p_value !== null);
@@ -430,13 +493,32 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   }
 
   if (!opts.distributions) return finish(columns);
-  const distributions = plan.map(({ summary: s }): ColumnDistribution => {
+  const vectorDistributions = vectorPlan.map(({ column, vectors: v }): ColumnDistribution => ({
+    column,
+    type: 'embedding',
+    referenceMean: Array.from(v.ref.mean),
+    currentMean: Array.from(v.cur.mean),
+    referenceVar: Array.from(v.ref.var),
+  }));
+  const scalarDistributions = plan.map(({ summary: s }): ColumnDistribution => {
     if (s.type === 'categorical') return { column: s.column, type: 'categorical', categories: s.categories, reference: s.refCounts, current: s.curCounts };
     const b = bins.get(s.column);
     if (!b) throw new Error(`internal: no bin counts for column "${s.column}"`);
     return { column: s.column, type: 'numerical', edges: s.edges, referenceMin: s.refMin, referenceMax: s.refMax, reference: b.ref, current: b.cur };
   });
-  return finish(columns, distributions);
+  return finish(columns, mergeByColumn(scalarDistributions, vectorDistributions));
+}
+
+/** Two lists each sorted by column name, merged. */
+function mergeByColumn<T extends { column: string }>(a: T[], b: T[]): T[] {
+  if (b.length === 0) return a;
+  const out: T[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && compareCodePoints(b[j].column, x.column) < 0) out.push(b[j++]);
+    out.push(x);
+  }
+  return out.concat(b.slice(j));
 }
 
 interface RawDistance {

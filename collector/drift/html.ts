@@ -2,12 +2,19 @@
 // no script, no font, no image or style is fetched, so the file can be mailed, archived or opened
 // offline. Per column, the reference and current distributions are drawn over each other on the bins
 // the statistics use (the reference's decile bins for numbers, one bar per category), beside the
-// statistic, its threshold, the p-value, the verdict and the data-quality figures.
+// statistic, its threshold, the p-value, the verdict and the data-quality figures. A vector column
+// (embedding) has no distribution to draw: its chart is what its statistic measures, the difference
+// of the two centroids per dimension (the distance is the root of the sum of their squares).
 import type { ColumnDistribution } from './engine.js';
 import type { ColumnDrift, DriftReport } from './report.js';
 
 /** Categories drawn per chart; the rest are summed into one "others" bar. */
 export const HTML_MAX_CATEGORIES = 20;
+/** Dimensions drawn per embedding chart: the ones with the largest centroid differences. */
+export const HTML_MAX_DIMENSIONS = 40;
+
+type BinnedDistribution = Exclude<ColumnDistribution, { type: 'embedding' }>;
+type VectorDistribution = Extract<ColumnDistribution, { type: 'embedding' }>;
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -36,7 +43,7 @@ interface Slot {
 }
 
 /** The bars of one chart: shares of each side per bin (and, for many categories, the rest in words). */
-function slots(d: ColumnDistribution): { slots: Slot[]; edges?: string[]; rest?: string } {
+function slots(d: BinnedDistribution): { slots: Slot[]; edges?: string[]; rest?: string } {
   const n = d.reference.reduce((s, c) => s + c, 0) || 1;
   const m = d.current.reduce((s, c) => s + c, 0) || 1;
   if (d.type === 'numerical') {
@@ -87,7 +94,7 @@ const W = 600;
 const H = 250;
 const PAD = { left: 44, right: 10, top: 12, bottom: 62 };
 
-function chart(d: ColumnDistribution, idx: number): string {
+function chart(d: BinnedDistribution, idx: number): string {
   const { slots: s, edges, rest } = slots(d);
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
@@ -131,6 +138,50 @@ function chart(d: ColumnDistribution, idx: number): string {
   return `<svg class="dist" data-column="${esc(d.column)}" data-bins="${s.length}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-labelledby="t${idx}"><title id="t${idx}">${esc(d.column)}: ${what}, reference and current</title>${parts.join('')}</svg>${rest ? `<div class="note">${esc(rest)}</div>` : ''}`;
 }
 
+/**
+ * An embedding: the centroid difference (current - reference) of each dimension drawn, in the
+ * embedding's units, up and down from zero. Wide embeddings show their HTML_MAX_DIMENSIONS largest
+ * differences (in dimension order) and say what share of the squared distance those hold.
+ */
+function vectorChart(d: VectorDistribution, idx: number): string {
+  const dim = d.referenceMean.length;
+  const diff = d.currentMean.map((c, j) => c - d.referenceMean[j]);
+  const total = diff.reduce((s, x) => s + x * x, 0);
+  const shown = diff
+    .map((x, j) => ({ x, j }))
+    .sort((a, b) => Math.abs(b.x) - Math.abs(a.x) || a.j - b.j)
+    .slice(0, HTML_MAX_DIMENSIONS)
+    .sort((a, b) => a.j - b.j);
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const top = Math.max(...shown.map((s) => Math.abs(s.x)));
+  const step = tickStep(top > 0 ? top : 1);
+  const yMax = Math.ceil((top > 0 ? top : 1) / step - 1e-9) * step;
+  const y = (v: number) => PAD.top + plotH / 2 - (v / yMax) * (plotH / 2);
+  const slotW = plotW / Math.max(1, shown.length);
+  const parts: string[] = [];
+  for (let k = -Math.round(yMax / step); k <= Math.round(yMax / step); k++) {
+    const t = k * step;
+    parts.push(`<line class="grid" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}"/>`);
+    parts.push(`<text class="tick" x="${PAD.left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);
+  }
+  const every = Math.ceil(shown.length / 20);
+  shown.forEach(({ x, j }, i) => {
+    const x0 = PAD.left + i * slotW;
+    const w = slotW * 0.7;
+    const [y0, y1] = x >= 0 ? [y(x), y(0)] : [y(0), y(x)];
+    const title = `dimension ${j}: reference mean ${fmt(d.referenceMean[j])} (sd ${fmt(Math.sqrt(Math.max(0, d.referenceVar[j])))}), current mean ${fmt(d.currentMean[j])}, difference ${fmt(x)}`;
+    parts.push(`<g class="bin"><title>${esc(title)}</title><rect class="cur" x="${(x0 + (slotW - w) / 2).toFixed(1)}" y="${y0.toFixed(1)}" width="${w.toFixed(1)}" height="${(y1 - y0).toFixed(1)}"/></g>`);
+    if (i % every === 0) parts.push(`<text class="label" transform="translate(${(x0 + slotW / 2).toFixed(1)},${H - PAD.bottom + 14}) rotate(-35)" text-anchor="end">${j}</text>`);
+  });
+  parts.push(`<line class="axis" x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(0)}" y2="${y(0)}"/>`);
+  const held = total > 0 ? shown.reduce((s, { x }) => s + x * x, 0) / total : 1;
+  const note = shown.length < dim
+    ? `the ${shown.length} of ${dim} dimensions with the largest differences, holding ${pct(held)} of the squared distance`
+    : `all ${dim} dimension${dim === 1 ? '' : 's'}`;
+  return `<svg class="dist vec" data-column="${esc(d.column)}" data-bins="${shown.length}" data-dimensions="${dim}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-labelledby="t${idx}"><title id="t${idx}">${esc(d.column)}: centroid difference per dimension (current − reference)</title>${parts.join('')}</svg><div class="note">centroid difference per dimension (current − reference), ${esc(note)}; x: dimension index</div>`;
+}
+
 function verdictBadge(c: ColumnDrift): string {
   return c.drift ? '<span class="badge drift">drift</span>' : '<span class="badge ok">no drift</span>';
 }
@@ -143,14 +194,17 @@ function statRows(c: ColumnDrift): string {
   if (c.p_value !== null) {
     rows.push(['p-value', fmt(c.p_value)]);
     if (c.p_value_adjusted != null) rows.push(['p-value (BH)', fmt(c.p_value_adjusted)]);
-    rows.push(['drift when', `p &lt; ${fmt(c.threshold)}${c.min_effect_size != null ? ` and ${c.method === 'ks' ? 'D' : 'V'} ≥ ${fmt(c.min_effect_size)}` : ''}`]);
-    if (c.effect_size != null) rows.push([c.method === 'ks' ? 'effect size (D)' : "effect size (Cramér's V)", fmt(c.effect_size)]);
+    const effect = c.method === 'ks' ? 'D' : c.method === 'centroid' ? 'effect' : 'V';
+    rows.push(['drift when', `p &lt; ${fmt(c.threshold)}${c.min_effect_size != null ? ` and ${effect} ≥ ${fmt(c.min_effect_size)}` : ''}`]);
+    const label = c.method === 'ks' ? 'effect size (D)' : c.method === 'centroid' ? 'effect size (distance / RMS spread)' : "effect size (Cramér's V)";
+    if (c.effect_size != null) rows.push([label, fmt(c.effect_size)]);
   } else {
     rows.push(['drift when', `statistic ≥ ${fmt(c.threshold)}`]);
   }
+  if (c.dimension !== undefined) rows.push(['dimension', String(c.dimension)]);
   const q = c.quality;
   rows.push(['missing ref / cur', `${pct(q.reference_missing_share)} / ${pct(q.current_missing_share)}`]);
-  if (q.reference_non_finite || q.current_non_finite) rows.push(['±∞ ref / cur', `${q.reference_non_finite} / ${q.current_non_finite}`]);
+  if (q.reference_non_finite || q.current_non_finite) rows.push([c.type === 'embedding' ? 'vectors with NaN/±∞ ref / cur' : '±∞ ref / cur', `${q.reference_non_finite} / ${q.current_non_finite}`]);
   if (q.out_of_range_share !== null) rows.push(['outside reference range', pct(q.out_of_range_share, 2)]);
   if (q.unseen_share !== null) rows.push(['unseen categories', pct(q.unseen_share, 2)]);
   rows.push(['quality', q.issues.length ? q.issues.map((i) => `<span class="badge warn">${esc(i.replaceAll('_', ' '))}</span>`).join(' ') : '<span class="muted">no issue</span>']);
@@ -161,7 +215,7 @@ function columnCard(c: ColumnDrift, d: ColumnDistribution | undefined, idx: numb
   return `<section class="card${c.drift ? ' drifted' : ''}" id="col-${idx}" data-column="${esc(c.column)}">
   <header><h2>${esc(c.column)}</h2><span class="type">${c.type}</span>${verdictBadge(c)}</header>
   <div class="body">
-    <div class="chart">${d ? chart(d, idx) : '<p class="muted">no distribution</p>'}</div>
+    <div class="chart">${!d ? '<p class="muted">no distribution</p>' : d.type === 'embedding' ? vectorChart(d, idx) : chart(d, idx)}</div>
     <table class="stats">${statRows(c)}</table>
   </div>
 </section>`;
@@ -199,6 +253,7 @@ h2 { font-size: 17px; margin: 0; word-break: break-all; }
 .badge.ok { background: var(--ok); }
 .badge.warn { background: var(--warn); }
 .body { display: flex; gap: 22px; align-items: flex-start; flex-wrap: wrap; }
+.chart { max-width: 600px; }
 .stats { border-collapse: collapse; font-size: 13px; min-width: 300px; }
 .stats th { text-align: left; font-weight: 500; color: var(--muted); padding: 3px 14px 3px 0; white-space: nowrap; }
 .stats td { font-variant-numeric: tabular-nums; padding: 3px 0; }
@@ -225,7 +280,9 @@ export function driftHtml(r: DriftReport, distributions: readonly ColumnDistribu
   const byColumn = new Map(distributions.map((d) => [d.column, d]));
   const share = r.columns.length ? r.drifted_columns / r.columns.length : 0;
   const drifted = r.dataset_drift;
-  const guard = r.columns.some((c) => 'min_effect_size' in c);
+  // Embeddings always carry their effect minimum (part of centroid): the guard is the scalar columns'.
+  const guard = r.columns.some((c) => c.type !== 'embedding' && 'min_effect_size' in c);
+  const vectors = r.columns.some((c) => c.type === 'embedding');
   const overview = r.columns
     .map(
       (c, i) =>
@@ -248,10 +305,10 @@ export function driftHtml(r: DriftReport, distributions: readonly ColumnDistribu
   <div>
     <div class="figures"><b>${r.drifted_columns}</b> of <b>${r.columns.length}</b> columns drifted (<b>${pct(share, 0)}</b>); the dataset drifts at ${pct(r.drift_share, 0)}</div>
     <div class="meter" title="drifted share ${pct(share, 0)}, threshold ${pct(r.drift_share, 0)}"><div class="fill" style="width:${(100 * share).toFixed(1)}%"></div><div class="mark" style="left:calc(${(100 * r.drift_share).toFixed(1)}% - 1px)"></div></div>
-    <div class="figures">${guard ? 'effect-size guard on: ks and chisquare also need a minimum effect size to drift' : 'verdicts exactly as the drift conventions (effect-size guard off)'}</div>
+    <div class="figures">${guard ? 'effect-size guard on: ks and chisquare also need a minimum effect size to drift' : 'verdicts exactly as the drift conventions (effect-size guard off)'}${vectors ? '; embeddings (centroid) drift when p &lt; threshold and the distance is at least 0.1 of the reference’s RMS spread' : ''}</div>
   </div>
 </div>
-<div class="legend"><span><span class="swatch" style="background:var(--ref)"></span>reference</span><span><span class="swatch" style="background:var(--cur);opacity:.8"></span>current</span><span>bars: share of each side's non-missing values</span></div>
+<div class="legend"><span><span class="swatch" style="background:var(--ref)"></span>reference</span><span><span class="swatch" style="background:var(--cur);opacity:.8"></span>current</span><span>bars: share of each side's non-missing values${vectors ? ' (embeddings: centroid difference per dimension)' : ''}</span></div>
 <table class="overview"><thead><tr><th>column</th><th>type</th><th>method</th><th>statistic</th><th>p-value</th><th>verdict</th><th>quality</th></tr></thead><tbody>${overview}</tbody></table>
 ${r.columns.map((c, i) => columnCard(c, byColumn.get(c.column), i)).join('\n')}
 <footer>driftwatch drift · statistics as in the drift conventions (binning, smoothing, p-values) · self-contained page: no network</footer>

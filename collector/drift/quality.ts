@@ -3,7 +3,8 @@
 //
 //   reference_missing_share / current_missing_share  missing rows / rows of the column on that side
 //   reference_non_finite / current_non_finite        +-Inf values (numerical; NaN is the missing
-//                                                    marker and counts only as missing), 0 for categorical
+//                                                    marker and counts only as missing), 0 for categorical;
+//                                                    embeddings: vectors with a NaN or +-Inf component
 //   out_of_range_share   numerical: share of non-missing current values below the reference minimum
 //                        or above its maximum (what binned methods cannot see); null for categorical
 //   unseen_share         categorical: share of non-missing current values whose category the
@@ -42,7 +43,8 @@ export interface ColumnQuality {
 }
 
 export interface QualityCounts {
-  type: ColumnType;
+  /** An embedding has neither a range nor categories: both shares are null. */
+  type: ColumnType | 'embedding';
   refRows: number;
   curRows: number;
   refMissing: number;
