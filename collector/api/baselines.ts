@@ -6,9 +6,13 @@
 //     CSV with a header, JSON lines or Parquet (Content-Type or ?format=, as for labels) with
 //       ?version=v2: an uploaded reference, one column per feature (`@prediction`, `@score` for the
 //       outputs; `id` and `ts` columns are ignored). A column is numerical when every non-missing
-//       value parses as a number, else categorical; missing = empty, null, none, NaN (and +-inf in
-//       a numerical column, counted as non-finite).
-//   Answers the baseline: {"model","version","source","from","to","rows","profile_id","features":N}.
+//       value parses as a number; a vector column (an embedding named as the column, as
+//       ml.embedding.<name> live) when it is a Parquet array of numbers or every non-missing value
+//       is a bracketed list of numbers (a JSON array in JSON lines, "[0.1, 2]" in CSV), detected
+//       as the drift CLI does (drift/vector-input.ts); else categorical. Missing = empty, null,
+//       none, NaN (and +-inf in a numerical column, counted as non-finite); an empty vector or one
+//       with a non-finite element is missing too.
+//   Answers the baseline: {"model","version","source","from","to","rows","profile_id","features":N,"embeddings":N}.
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
@@ -20,6 +24,7 @@ import { requireScope, type Principal } from '../auth.js';
 import { uploadFormat, UploadError, withStagedUpload, type UploadFormat } from '../ingest/upload.js';
 import type { Baseline, LiveDrift } from '../drift/live.js';
 import { DriftInputError } from '../drift/report.js';
+import { isVectorText, VECTOR_TYPE, vectorExpr } from '../drift/vector-input.js';
 
 export interface BaselineDeps { drift: LiveDrift; store?: Store; tmpDir?: string; maxBytes?: number }
 
@@ -31,7 +36,7 @@ const MISSING = `('', 'nan', 'null', 'none')`;
 const ident = (s: string) => '`' + s.replaceAll('\\', '\\\\').replaceAll('`', '\\`') + '`';
 const literal = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 
-export function baselineJson(b: Baseline, features?: number) {
+export function baselineJson(b: Baseline, features?: number, embeddings?: number) {
   const uploaded = b.fromMs === 0 && b.toMs === 0;
   return {
     model: b.model,
@@ -42,6 +47,7 @@ export function baselineJson(b: Baseline, features?: number) {
     rows: b.rows,
     profile_id: b.profileId,
     ...(features === undefined ? {} : { features }),
+    ...(embeddings === undefined ? {} : { embeddings }),
   };
 }
 
@@ -55,8 +61,11 @@ function instant(v: unknown, name: string): number {
   throw new HTTPException(400, { message: `${name}: expected an ISO 8601 time or unix seconds, got ${JSON.stringify(v)}` });
 }
 
-/** Column names of an upload, from the CSV header, the first JSON lines, or the Parquet schema. */
-async function uploadColumns(store: Store, body: Uint8Array, format: UploadFormat, tmpDir: string): Promise<string[]> {
+/** A column of an upload; `type` only where the file has types (Parquet). */
+interface UploadColumn { name: string; type?: string }
+
+/** Columns of an upload, from the CSV header, the first JSON lines, or the Parquet schema. */
+async function uploadColumns(store: Store, body: Uint8Array, format: UploadFormat, tmpDir: string): Promise<UploadColumn[]> {
   if (format === 'csv') {
     const text = Buffer.from(body.subarray(0, Math.min(body.length, 1 << 20))).toString('utf8');
     const line = text.split(/\r?\n/, 1)[0] ?? '';
@@ -72,7 +81,7 @@ async function uploadColumns(store: Store, body: Uint8Array, format: UploadForma
       else if (ch === ',') { cols.push(cur); cur = ''; } else cur += ch;
     }
     cols.push(cur);
-    return cols.filter((c) => c !== '');
+    return cols.filter((c) => c !== '').map((name) => ({ name }));
   }
   if (format === 'jsonl') {
     const names = new Set<string>();
@@ -86,14 +95,14 @@ async function uploadColumns(store: Store, body: Uint8Array, format: UploadForma
         throw new UploadError('the jsonl upload could not be read: a line is not JSON');
       }
     }
-    return [...names];
+    return [...names].map((name) => ({ name }));
   }
   if (store.kind !== 'embedded') throw new UploadError('a Parquet reference needs the embedded store here; send CSV or JSON lines');
   mkdirSync(tmpDir, { recursive: true });
   const file = join(tmpDir, `describe_${randomUUID().replaceAll('-', '')}.parquet`);
   writeFileSync(file, body);
   try {
-    return (await queryRows<{ name: string }>(store.client, `DESCRIBE TABLE file({path:String}, 'Parquet')`, { path: file })).map((r) => r.name);
+    return (await queryRows<{ name: string; type: string }>(store.client, `DESCRIBE TABLE file({path:String}, 'Parquet')`, { path: file })).map((r) => ({ name: r.name, type: r.type }));
   } catch (e) {
     throw new UploadError(`the parquet upload could not be read: ${(e as Error).message.split('\n')[0].slice(0, 200)}`);
   } finally {
@@ -121,6 +130,11 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
             ? { feature: f.feature, type: f.type, rows: f.rows, n: f.n, non_finite: f.nonfinite, min: f.n ? f.min : null, max: f.n ? f.max : null, std: f.n ? f.std : null, edges: f.edges, counts: f.refBins, values_exact: f.valuesExact }
             : { feature: f.feature, type: f.type, rows: f.rows, n: f.n, categories: f.categories, counts: f.counts },
         ),
+        // Per-dimension centroid and sample variance; tr(Sigma^2) and its Gram sample's size (null, 0: none).
+        embeddings: (await d.drift.embeddingProfiles(b.model, b.version)).map((e) => ({
+          embedding: e.embedding, dimension: e.dim, rows: e.rows, n: e.n, non_finite: e.nonfinite, mean: Array.from(e.mean), var: Array.from(e.var),
+          trace_sq: e.traceSq ?? null, trace_sq_n: e.traceSq === undefined ? 0 : e.traceSqN,
+        })),
       });
     }
     return c.json({ model, baselines: out });
@@ -149,20 +163,30 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
         const body = new Uint8Array(await c.req.arrayBuffer());
         if (body.length === 0) throw new UploadError('the upload is empty');
         const tmp = join(d.tmpDir ?? '.', 'uploads');
-        const names = (await uploadColumns(d.store, body, format, tmp)).filter((n) => !IGNORED.has(n));
-        if (names.length === 0) throw new UploadError('the upload has no feature columns');
+        const columns = (await uploadColumns(d.store, body, format, tmp)).filter((col) => !IGNORED.has(col.name));
+        if (columns.length === 0) throw new UploadError('the upload has no feature columns');
+        // Parquet arrays of numbers are staged as arrays (vectors); everything else as text, typed below.
+        const arrays = columns.filter((col) => col.type !== undefined && VECTOR_TYPE.test(col.type)).map((col) => col.name);
+        const names = columns.map((col) => col.name).filter((n) => !arrays.includes(n));
+        const STAGED_ARRAY = 'Array(Nullable(Float64))';
         let baseline: Baseline | undefined;
         const store = d.store;
-        await withStagedUpload(store, body, format, names.map((name) => ({ name, type: 'String', required: false })), tmp, async (staging) => {
+        const staged = columns.map(({ name }) => ({ name, type: arrays.includes(name) ? STAGED_ARRAY : 'String', required: false }));
+        await withStagedUpload(store, body, format, staged, tmp, async (staging) => {
           const text = (n: string) => `nullIf(trimBoth(${ident(n)}), '')`;
           const missing = (n: string) => `(${ident(n)} IS NULL OR lower(trimBoth(${ident(n)})) IN ${MISSING})`;
-          // Numerical: every non-missing value a number (else categorical); +-inf counts as missing there.
+          // Numerical: every non-missing value a number; +-inf counts as missing there. Else a vector
+          // column: every non-missing value a list of numbers (the CLI's test). Else categorical.
           const [counts] = await queryRows<Record<string, string>>(store.client,
-            `SELECT count() AS dw_rows, ${names.map((n, i) => `countIf(NOT ${missing(n)} AND toFloat64OrNull(${text(n)}) IS NULL) AS c${i}, countIf(NOT ${missing(n)}) AS v${i}`).join(', ')} FROM ${staging}`);
-          const numerical = names.filter((_, i) => Number(counts[`c${i}`]) === 0 && Number(counts[`v${i}`]) > 0);
-          const categorical = names.filter((n) => !numerical.includes(n));
+            `SELECT count() AS dw_rows${names.map((n, i) => `, countIf(NOT ${missing(n)} AND toFloat64OrNull(${text(n)}) IS NULL) AS c${i}, countIf(NOT ${missing(n)}) AS v${i}, countIf(NOT ${missing(n)} AND NOT ${isVectorText(ident(n))}) AS l${i}`).join('')} FROM ${staging}`);
+          const present = (i: number) => Number(counts[`v${i}`]) > 0;
+          const numerical = names.filter((_, i) => Number(counts[`c${i}`]) === 0 && present(i));
+          const vectors = [...arrays, ...names.filter((n, i) => !numerical.includes(n) && present(i) && Number(counts[`l${i}`]) === 0)];
+          const categorical = names.filter((n) => !numerical.includes(n) && !vectors.includes(n));
           const cell = (cols: string[], expr: (n: string) => string) =>
             `SELECT 0 AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${staging} ARRAY JOIN [${cols.map((n) => `(${literal(n)}, ${expr(n)})`).join(', ')}] AS dw_cell`;
+          // Vectors through Float32, as ingest stores live ones: a file and the same vectors sent live give one profile.
+          const vector = (n: string) => `CAST(CAST(${vectorExpr(n, arrays.includes(n) ? STAGED_ARRAY : 'Nullable(String)')} AS Array(Float32)) AS Array(Float64))`;
           baseline = await d.drift.setBaseline(model, version, {
             kind: 'sources',
             rows: Number(counts.dw_rows),
@@ -170,13 +194,14 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
             sources: {
               ...(numerical.length ? { numeric: { sql: cell(numerical, (n) => `if(${missing(n)}, nan, ifNull(toFloat64OrNull(${text(n)}), nan))`) } } : {}),
               ...(categorical.length ? { categorical: { sql: cell(categorical, (n) => `CAST(if(${missing(n)}, NULL, ${ident(n)}) AS Nullable(String))`) } } : {}),
+              ...(vectors.length ? { embedding: { sql: cell(vectors, vector) } } : {}),
             },
           });
         });
         b = baseline!;
       }
       const p = await d.drift.profile(b.model, b.version);
-      return c.json(baselineJson(b, p?.features.size ?? 0));
+      return c.json(baselineJson(b, p?.features.size ?? 0, (await d.drift.embeddingProfiles(b.model, b.version)).length));
     } catch (e) {
       if (e instanceof UploadError || e instanceof DriftInputError) throw new HTTPException(400, { message: e.message });
       throw e;

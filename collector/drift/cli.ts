@@ -2,7 +2,7 @@
 // Files are read by the embedded engine (file() table function), so their rows never enter the JS
 // heap; the report is the engine's. Bad input is one line on stderr and exit code 2. Columns are
 // typed by their values: numerical, vectors (embeddings: numeric arrays, or bracketed lists in text
-// files), else categorical.
+// files; vector-input.ts, shared with uploaded reference files), else categorical.
 import { ClickHouseError, type ClickHouseClient } from '@clickhouse/client';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { openStore, queryRows } from '../store/client.js';
 import { EMBEDDING_METHOD } from './embedding.js';
 import { driftDetails, type ColumnMethod, type DriftOptions, type SqlSource } from './engine.js';
 import { DriftInputError, isMethod, METHODS, type DriftReport } from './report.js';
+import { ident, isVectorText, literal, missingText, STRING_TYPE, VECTOR_TYPE, vectorExpr } from './vector-input.js';
 
 export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
 
@@ -58,12 +59,6 @@ const FORMATS: Record<string, { format: string; text: boolean }> = {
   '.parquet': { format: 'Parquet', text: false },
 };
 
-/** Strings that mean "no value" in a text file, compared after trimming and lower-casing. */
-const MISSING_TEXT = ['', 'null', 'nan'];
-
-const ident = (name: string) => '`' + name.replaceAll('\\', '\\\\').replaceAll('`', '\\`') + '`';
-const literal = (s: string) => "'" + s.replaceAll('\\', '\\\\').replaceAll("'", "\\'") + "'";
-
 function list(v: string | undefined): string[] {
   return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
@@ -99,10 +94,6 @@ interface Column {
 }
 
 const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
-/** A typed (Parquet) vector column: an array of numbers, NULL elements allowed. */
-const VECTOR_TYPE = /^Array\((Nullable\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)+$/;
-const STRING_TYPE = /^(Nullable\()?(LowCardinality\()?(Nullable\()?(String|FixedString\(\d+\))\)*$/;
-
 /**
  * Makes a file queryable: text files are parsed once into a Memory table (as strings, typed below);
  * a Parquet file read by a single scan is queried where it lies (`direct`): each column's part then
@@ -144,10 +135,6 @@ async function loadMemoryTable(client: ClickHouseClient, f: InputFile, table: st
   return new Map(described.map((d) => [d.name, f.text ? 'Nullable(String)' : d.type]));
 }
 
-function missingText(x: string): string {
-  return `(${x} IS NULL OR lower(trimBoth(${x})) IN (${MISSING_TEXT.map(literal).join(', ')}))`;
-}
-
 function numberExpr(col: string, type: string): string {
   // A plain number column stays plain: no Nullable wrapper to carry through every row.
   if (NUMERIC_TYPE.test(type)) return type.startsWith('Nullable(') ? `CAST(${ident(col)} AS Nullable(Float64))` : `toFloat64(${ident(col)})`;
@@ -157,31 +144,6 @@ function numberExpr(col: string, type: string): string {
 function textExpr(col: string, type: string): string {
   const v = STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`;
   return `CAST(if(${missingText(v)}, NULL, ${v}) AS Nullable(String))`;
-}
-
-/**
- * A vector in a text file (CSV, TSV, JSON lines): a bracketed list of numbers, as JSON writes it
- * (`[0.12, -3.5e-2, 7]`; a JSON array is read as its text). Elements may be quoted; "nan", "inf",
- * null make the vector non-finite (missing). `[]` is an empty vector (missing).
- */
-const LIST_RE = String.raw`^\s*\[\s*(?:"?[^,\s"\[\]]+"?(?:\s*,\s*"?[^,\s"\[\]]+"?)*)?\s*\]\s*$`;
-
-/** The elements of a list matching LIST_RE, as Array(Nullable(Float64)): NULL for one that is not a number. */
-function listElements(x: string): string {
-  const tokens = `arrayFilter(t -> t != '', splitByChar(',', replaceRegexpAll(${x}, ${literal(String.raw`[\s"\[\]]`)}, '')))`;
-  return `arrayMap(t -> if(lower(t) = 'null', nan, toFloat64OrNull(t)), ${tokens})`;
-}
-
-/** SQL: the text value x is a list of numbers (or of missing markers). */
-const isVectorText = (x: string) => `(match(${x}, ${literal(LIST_RE)}) AND arrayAll(e -> isNotNull(e), ${listElements(x)}))`;
-
-/** A vector column's values as Array(Float64) for the engine: [] when missing, NaN for a NULL element. */
-function vectorExpr(col: string, type: string): string {
-  if (VECTOR_TYPE.test(type)) {
-    return type.startsWith('Array(Nullable(') ? `arrayMap(x -> ifNull(x, nan), CAST(${ident(col)} AS Array(Nullable(Float64))))` : `CAST(${ident(col)} AS Array(Float64))`;
-  }
-  const v = STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`;
-  return `if(${missingText(v)} OR NOT match(${v}, ${literal(LIST_RE)}), CAST([] AS Array(Float64)), arrayMap(e -> ifNull(e, nan), ${listElements(v)}))`;
 }
 
 /**

@@ -25,6 +25,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
+import { float64ToBits } from './bins.js';
 import { chi2Sf } from './chisquare.js';
 import type { ColumnDrift } from './report.js';
 import { columnQuality, DEFAULT_QUALITY_THRESHOLDS, type QualityThresholds } from './quality.js';
@@ -212,6 +213,27 @@ export async function buildEmbeddingProfiles(client: ClickHouseClient, model: st
         GROUP BY k, dim ORDER BY k, n DESC LIMIT 1 BY k)`,
     query_params: { ...params, dw_p: profileId, dw_rows: rows, dw_ks: names, dw_ws: traceSq, dw_ns: sampleN },
   });
+}
+
+/**
+ * Stores embedding profiles computed elsewhere (an uploaded reference file's: vectors.ts,
+ * referenceEmbeddingProfiles) under the profile id, in the rows buildEmbeddingProfiles writes.
+ * Floats travel as their bits (bins.ts), exact whatever the server's float parser.
+ */
+export async function storeEmbeddingProfiles(client: ClickHouseClient, model: string, version: string, profileId: number, profiles: readonly EmbeddingProfile[]): Promise<void> {
+  const bits = (xs: ArrayLike<number>) => Array.from(xs, float64ToBits);
+  const f64 = (p: string) => `arrayMap(x -> reinterpretAsFloat64(toUInt64(x)), {${p}:Array(String)})`;
+  for (const p of profiles) {
+    await client.command({
+      query: `INSERT INTO drift_profile_embeddings (model, version, profile_id, embedding, rows, n, nonfinite, dim, mean, var, trace_sq, trace_sq_n)
+        SELECT {m:String}, {v:String}, {p:UInt64}, {e:String}, {rows:UInt64}, {n:UInt64}, {nonfinite:UInt64}, {dim:UInt32},
+               ${f64('mean')}, ${f64('var')}, reinterpretAsFloat64(toUInt64({w:String})), {wn:UInt64}`,
+      query_params: {
+        m: model, v: version, p: profileId, e: p.embedding, rows: p.rows, n: p.n, nonfinite: p.nonfinite, dim: p.dim,
+        mean: bits(p.mean), var: bits(p.var), w: float64ToBits(p.traceSq ?? NaN), wn: p.traceSq === undefined ? 0 : p.traceSqN,
+      },
+    });
+  }
 }
 
 export async function loadEmbeddingProfiles(client: ClickHouseClient, model: string, version: string, profileId: number): Promise<EmbeddingProfile[]> {

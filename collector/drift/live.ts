@@ -22,10 +22,11 @@ import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
 import { driftFromSources, type MinEffectSize } from './engine.js';
 import { buildProfile, loadProfile, type Profile, type ReferenceSources } from './profile.js';
-import { DriftInputError, type DriftReport, type Method } from './report.js';
+import { DriftInputError, type ColumnDrift, type DriftReport, type Method } from './report.js';
 import { addCounts, currentFromRaw, currentFromRollups, MINUTE_MS, profileReport, type CurrentCounts, type MinuteWindow } from './rollup-drift.js';
 import { rawCategoricalSource, rawNumericSource } from './sources.js';
-import { addEmbeddingSums, buildEmbeddingProfiles, embeddingColumns, embeddingSumsFromRaw, embeddingSumsFromRollups, loadEmbeddingProfiles, type EmbeddingProfile, type EmbeddingSums } from './embedding.js';
+import { addEmbeddingSums, buildEmbeddingProfiles, embeddingColumns, embeddingSumsFromRaw, embeddingSumsFromRollups, loadEmbeddingProfiles, storeEmbeddingProfiles, type EmbeddingProfile, type EmbeddingSums } from './embedding.js';
+import { referenceEmbeddingProfiles } from './vectors.js';
 
 export interface Baseline {
   model: string;
@@ -92,6 +93,13 @@ const dateTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').re
 export type BaselineSpec =
   | { kind: 'range'; fromMs: number; toMs: number; source: string }
   | { kind: 'sources'; sources: ReferenceSources; rows: number; source: string };
+
+/** Adds columns to a report (after its own) and counts its verdicts again. */
+function addColumns(report: DriftReport, columns: ColumnDrift[]): void {
+  report.columns.push(...columns);
+  report.drifted_columns = report.columns.filter((c) => c.drift).length;
+  report.dataset_drift = report.columns.length > 0 && report.drifted_columns / report.columns.length >= report.drift_share;
+}
 
 /** A promise kept by key, forgotten if it rejects (so a failed load is retried, not cached). */
 function memo<T>(cache: Map<string, Promise<T>>, k: string, load: () => Promise<T>): Promise<T> {
@@ -247,10 +255,14 @@ export class LiveDrift {
       sources = spec.sources;
       rows = spec.rows;
     }
+    // An uploaded file's vector columns, summarised before anything is stored: a bad one (vectors of
+    // different lengths) fails the baseline whole.
+    const uploaded = spec.kind === 'sources' && sources.embedding ? await referenceEmbeddingProfiles(this.client, sources.embedding) : [];
     const profile = await buildProfile(this.client, model, version, profileId, sources);
-    if (profile.features.size === 0) throw new DriftInputError('baseline: the reference has no feature values');
-    // Embeddings are profiled from a time range's raw rows (an uploaded reference has none).
+    if (profile.features.size === 0 && uploaded.length === 0) throw new DriftInputError('baseline: the reference has no feature values');
+    // Embeddings: from a time range's raw rows, or the file's vector columns.
     if (spec.kind === 'range') await buildEmbeddingProfiles(this.client, model, version, profileId, spec.fromMs, spec.toMs, rows);
+    else await storeEmbeddingProfiles(this.client, model, version, profileId, uploaded);
     const fromMs = spec.kind === 'range' ? spec.fromMs : 0;
     const toMs = spec.kind === 'range' ? spec.toMs : 0;
     const rollupFromMs = floorMinute(Math.max(now - (this.o.backfillMs ?? DEFAULT_BACKFILL_MS), toMs + 1));
@@ -347,18 +359,21 @@ export class LiveDrift {
   private async run(model: string, version: string, windowMs: number, method: Method | 'auto', now: number): Promise<LiveDriftResult | undefined> {
     const baseline = this.baseline(model, version);
     if (!baseline) return undefined;
-    const profile = await this.profile(model, version);
+    const embProfiles = await this.embeddingProfiles(model, version);
+    // An uploaded reference of vector columns only has no scalar profile rows: an empty profile.
+    const profile = (await this.profile(model, version)) ?? (embProfiles.length > 0 ? { model, version, profileId: baseline.profileId, features: new Map() } : undefined);
     if (!profile) return undefined;
     const win = this.window(baseline, windowMs, now);
     if (!win) return undefined;
     const report = await profileReport(this.client, profile, await this.current(profile, win), win.w, { method, maxRawValues: this.o.maxRawValues, minEffectSize: this.o.minEffectSize ?? true });
-    if (report.current_rows === 0) return undefined;
-    const embProfiles = await this.embeddingProfiles(model, version);
     if (embProfiles.length > 0) {
-      report.columns.push(...embeddingColumns(embProfiles, await this.currentEmbeddings(model, version, win), report.current_rows));
-      report.drifted_columns = report.columns.filter((c) => c.drift).length;
-      report.dataset_drift = report.columns.length > 0 && report.drifted_columns / report.columns.length >= report.drift_share;
+      const sums = await this.currentEmbeddings(model, version, win);
+      // A baseline of vector columns only has no scalar rows to count: the embeddings' count then.
+      report.reference_rows = Math.max(report.reference_rows, ...embProfiles.map((p) => p.rows));
+      report.current_rows = Math.max(report.current_rows, ...sums.map((s) => s.rows));
+      if (report.current_rows > 0) addColumns(report, embeddingColumns(embProfiles, sums, report.current_rows));
     }
+    if (report.current_rows === 0) return undefined;
     const result: LiveDriftResult = { model, version, windowMs, computedAt: now, baseline, report, read: win.rollupsFrom === undefined ? 'raw' : 'rollups', window: win.w };
     this.cache.set(`${key(model, version)}\u0000${windowMs}\u0000${method}`, result);
     await this.save(result);

@@ -64,6 +64,11 @@ export interface ReferenceSources {
   numeric?: SqlSource;
   /** side 0 rows only: (side, column, value Nullable(String)). */
   categorical?: SqlSource;
+  /**
+   * side 0 rows only: (side, column, value Array(Float64)), the vector columns of an uploaded file.
+   * Not read by buildProfile: they become embedding profiles (vectors.ts, referenceEmbeddingProfiles).
+   */
+  embedding?: SqlSource;
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));

@@ -2,10 +2,13 @@
 // live profile in embedding.ts and built from its SQL: per column and side, inside ClickHouse, the
 // row count, the usable vectors' count, per-dimension means and sample variances (avgForEach /
 // varSampStableForEach), and tr(Sigma^2) from the Gram matrix of a sample of the reference's vectors.
-// Only d numbers per side and column reach JS; centroidDrift does the rest (embeddingColumn).
+// Only d numbers per side and column reach JS; centroidDrift does the rest (embeddingColumn). The
+// same summaries of an uploaded reference file become a baseline's embedding profiles
+// (referenceEmbeddingProfiles).
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
-import { finiteVectorSql, GRAM_SETTINGS, gramSampleSize, traceSqSql, vectorMomentsSql, type VectorSide } from './embedding.js';
+import { MAX_EMBEDDING_DIMS } from '../ingest/embeddings.js';
+import { finiteVectorSql, GRAM_SETTINGS, gramSampleSize, traceSqSql, vectorMomentsSql, type EmbeddingProfile, type VectorSide } from './embedding.js';
 import type { SqlSource } from './engine.js';
 import { DriftInputError } from './report.js';
 
@@ -85,4 +88,28 @@ export async function vectorTraceSq(client: ClickHouseClient, src: SqlSource, co
   const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
   const w = r ? num(r.trace_sq) : NaN;
   return Number.isFinite(w) ? { traceSq: w, ns: num(r.ns) } : undefined;
+}
+
+/**
+ * The embedding profiles of a reference source (side 0 only: an uploaded reference file), each
+ * vector column one embedding of its name: the rows a live baseline's profile holds (rows, usable
+ * vectors, non-finite ones, dimension, per-dimension mean and variance), and tr(Sigma^2) from the
+ * Gram matrix of the sample vectorTraceSq picks (by content: a file has no prediction id). Computed,
+ * not stored, so a bad column fails the baseline before anything is written: vectors of different
+ * lengths, or longer than ingest accepts (MAX_EMBEDDING_DIMS; such a baseline could never match a
+ * live vector), are a DriftInputError naming the column. A column without any non-empty vector is
+ * left out.
+ */
+export async function referenceEmbeddingProfiles(client: ClickHouseClient, src: SqlSource): Promise<EmbeddingProfile[]> {
+  const out: EmbeddingProfile[] = [];
+  for (const { column, dim, ref } of await vectorSummaries(client, src)) {
+    if (dim === 0) continue;
+    if (dim > MAX_EMBEDDING_DIMS) throw new DriftInputError(`column "${column}" has vectors of ${dim} numbers: an embedding has at most ${MAX_EMBEDDING_DIMS}`, column);
+    const w = await vectorTraceSq(client, src, column, dim, ref.n);
+    out.push({
+      embedding: column, rows: ref.rows, n: ref.n, nonfinite: ref.nonfinite, dim, mean: ref.mean, var: ref.var,
+      traceSqN: w ? w.ns : 0, ...(w ? { traceSq: w.traceSq } : {}),
+    });
+  }
+  return out;
 }

@@ -45,8 +45,10 @@ export async function withStagedUpload(
   if (body.length === 0) throw new UploadError('the upload is empty');
   const staging = `upload_${randomUUID().replaceAll('-', '')}`;
   const client = store.client;
-  // Every column nullable in staging, so a missing column is detected rather than defaulted.
-  const ddl = columns.map((c) => `\`${c.name}\` Nullable(${c.type})`).join(', ');
+  // Every column nullable in staging, so a missing column is detected rather than defaulted. Arrays
+  // cannot be: a missing one is [] (an empty vector, itself missing).
+  const typed = (c: Column) => `\`${c.name}\` ${c.type.startsWith('Array(') ? c.type : `Nullable(${c.type})`}`;
+  const ddl = columns.map(typed).join(', ');
   await client.command({ query: `CREATE TABLE ${staging} (${ddl}) ENGINE = Memory` });
   try {
     const settings = { input_format_skip_unknown_fields: 1, input_format_with_names_use_header: 1, input_format_parquet_allow_missing_columns: 1 } as const;
@@ -58,7 +60,7 @@ export async function withStagedUpload(
         try {
           await client.command({
             query: `INSERT INTO ${staging} SELECT ${columns.map((c) => `\`${c.name}\``).join(', ')} FROM file({path:String}, 'Parquet', {structure:String})`,
-            query_params: { path: file, structure: columns.map((c) => `\`${c.name}\` Nullable(${c.type})`).join(', ') },
+            query_params: { path: file, structure: ddl },
             clickhouse_settings: settings,
           });
         } finally {
