@@ -21,7 +21,8 @@
 // and a self-join of the sample with dotProduct over the reference, sumForEach states in the
 // embedding_minutes rollup for current windows); only one vector of d numbers per side and
 // embedding reaches the collector. The offline CLI's vector columns go through the same SQL
-// (vectorMomentsSql, traceSqSql) and column (embeddingColumn): vectors.ts.
+// (vectorMomentsSql, traceSqSql) and column (embeddingColumn): vectors.ts. Per-segment columns
+// (segmentEmbeddingColumns) read both sides of a segment from raw rows, as its scalar columns do.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { tsText } from '../store/writer.js';
@@ -42,9 +43,12 @@ export const GRAM_MAX_VECTORS = 2000;
 /** ...and at most sqrt(GRAM_WORK / d) of them (n_s^2 d multiply-adds: 2000 up to d = 768, 866 at d = 4096). */
 export const GRAM_WORK = 2000 * 2000 * 768;
 
-/** The Gram sample size for dimension d: min(available, 2000, floor(sqrt(GRAM_WORK / d))). */
-export function gramSampleSize(d: number, available: number): number {
-  return Math.min(available, GRAM_MAX_VECTORS, Math.floor(Math.sqrt(GRAM_WORK / d)));
+/**
+ * The Gram sample size for dimension d: min(available, 2000, floor(sqrt(GRAM_WORK / d))). With
+ * `shares` > 1 (per-segment drift: one sample per segment), each gets GRAM_WORK / shares.
+ */
+export function gramSampleSize(d: number, available: number, shares = 1): number {
+  return Math.min(available, GRAM_MAX_VECTORS, Math.floor(Math.sqrt(GRAM_WORK / (d * Math.max(1, shares)))));
 }
 
 /**
@@ -326,6 +330,72 @@ export function momentsFromSums(s: EmbeddingSums): EmbeddingMoments {
     v[j] = Math.max(0, ((s.sumSq[j] ?? 0) - sum * mean[j]) / (n - 1));
   }
   return { n, mean, var: v };
+}
+
+// ---- per segment: both sides from raw rows -----------------------------------------------------
+
+/**
+ * The embedding columns of one segment (LiveDrift.computeSegments), read from raw rows on both sides
+ * as the scalar per-segment columns are: the reference is the segment's predictions in the baseline's
+ * time range (the profile describes the whole population, not the segment), the current side its
+ * predictions in the window. The profile's embeddings only, each at the profile's dimension (a vector
+ * of another is missing, as in the whole report). Each side's n, mean and variance as a reference is
+ * profiled (avgForEach / varSampStableForEach); tr(Sigma^2) from the segment's reference Gram
+ * sample, the first by cityHash64(id) as for a baseline, of gramSampleSize(d, n, segments) vectors:
+ * the segments of one request share one baseline's Gram work per embedding.
+ * `params`: {dw_model}, {dw_version}, {dw_ref_from}, {dw_ref_to}, {dw_cur_from}, {dw_cur_to}
+ * (DateTime64(3) text, bounds inclusive, the current range after the reference's) and those of
+ * `filter` (SQL over the predictions row: the segment). `rows`: the segment's predictions per side.
+ */
+export async function segmentEmbeddingColumns(
+  client: ClickHouseClient,
+  profiles: readonly EmbeddingProfile[],
+  filter: string,
+  params: Record<string, unknown>,
+  rows: { ref: number; cur: number },
+  segments: number,
+): Promise<ColumnDrift[]> {
+  if (profiles.length === 0) return [];
+  const range = (side: 'ref' | 'cur') => `ts >= {dw_${side}_from:DateTime64(3)} AND ts <= {dw_${side}_to:DateTime64(3)}`;
+  const names = { dw_seg_ks: profiles.map((p) => p.embedding), dw_seg_dims: profiles.map((p) => p.dim) };
+  type Row = { side: number; k: string; n: string; nonfinite: string; mean: (number | null)[]; var: (number | null)[] };
+  const found = await queryRows<Row>(
+    client,
+    `SELECT side, k, countIf(NOT ok) AS nonfinite, ${vectorMomentsSql('v', 'ok')}
+     FROM (
+       SELECT if(ts <= {dw_ref_to:DateTime64(3)}, 0, 1) AS side, k, v, ok
+       FROM (${vectors(`${VERSION} AND ((${range('ref')}) OR (${range('cur')})) AND (${filter}) AND k IN {dw_seg_ks:Array(String)}`)})
+       WHERE length(e) = transform(k, {dw_seg_ks:Array(String)}, {dw_seg_dims:Array(UInt32)}, toUInt32(0)))
+     GROUP BY side, k`,
+    { ...params, ...names },
+  );
+  const num = (v: unknown) => (v === null || v === undefined ? NaN : Number(v));
+  const side = (k: string, s: number, total: number): VectorSide => {
+    const r = found.find((x) => x.k === k && Number(x.side) === s);
+    const n = r ? num(r.n) : 0;
+    const nonfinite = r ? num(r.nonfinite) : 0;
+    return { rows: Math.max(total, n + nonfinite), n, nonfinite, mean: r ? r.mean.map(num) : [], var: r ? r.var.map(num) : [] };
+  };
+  const out: ColumnDrift[] = [];
+  for (const p of profiles) {
+    const ref = side(p.embedding, 0, rows.ref);
+    const cur = side(p.embedding, 1, rows.cur);
+    if (ref.n < 2 || cur.n < 2) continue;
+    const ns = gramSampleSize(p.dim, ref.n, segments);
+    if (ns >= 4) {
+      const rs = await client.query({
+        query: gram(`${VERSION} AND ${range('ref')} AND (${filter})`, ns),
+        query_params: { ...params, dw_k: p.embedding, dw_dim: p.dim },
+        format: 'JSONEachRow',
+        clickhouse_settings: GRAM_SETTINGS,
+      });
+      const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
+      const w = r ? num(r.trace_sq) : NaN;
+      if (Number.isFinite(w)) ref.traceSq = w;
+    }
+    out.push(embeddingColumn(p.embedding, ref, cur));
+  }
+  return out;
 }
 
 // ---- report columns ----------------------------------------------------------------------------

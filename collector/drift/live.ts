@@ -25,7 +25,7 @@ import { buildProfile, loadProfile, type Profile, type ReferenceSources } from '
 import { DriftInputError, type ColumnDrift, type DriftReport, type Method } from './report.js';
 import { addCounts, currentFromRaw, currentFromRollups, MINUTE_MS, profileReport, type CurrentCounts, type MinuteWindow } from './rollup-drift.js';
 import { rawCategoricalSource, rawNumericSource } from './sources.js';
-import { addEmbeddingSums, buildEmbeddingProfiles, embeddingColumns, embeddingSumsFromRaw, embeddingSumsFromRollups, loadEmbeddingProfiles, storeEmbeddingProfiles, type EmbeddingProfile, type EmbeddingSums } from './embedding.js';
+import { addEmbeddingSums, buildEmbeddingProfiles, embeddingColumns, embeddingSumsFromRaw, embeddingSumsFromRollups, loadEmbeddingProfiles, segmentEmbeddingColumns, storeEmbeddingProfiles, type EmbeddingProfile, type EmbeddingSums } from './embedding.js';
 import { referenceEmbeddingProfiles } from './vectors.js';
 
 export interface Baseline {
@@ -384,7 +384,8 @@ export class LiveDrift {
   /**
    * Drift per value of the segment key `segmentKey` (the MAX_SEGMENTS values with the most current
    * predictions): each segment's current window against the same segment's rows of the baseline's
-   * time range, both read from raw rows by the engine. Not stored nor exported as gauges.
+   * time range, both read from raw rows (scalar columns by the engine, then the baseline's embeddings
+   * by segmentEmbeddingColumns, after them as in the whole report). Not stored nor exported as gauges.
    */
   async computeSegments(model: string, version: string, windowMs: number, method: Method | 'auto', segmentKey: string, now = Date.now()): Promise<SegmentDriftResult[]> {
     const baseline = this.baseline(model, version);
@@ -405,6 +406,7 @@ export class LiveDrift {
     );
     const filter = 'segment[{dw_seg_key:String}] = {dw_seg_value:String} AND mapContains(segment, {dw_seg_key:String})';
     const sides = [[0, 'dw_ref_from', 'dw_ref_to'], [1, 'dw_cur_from', 'dw_cur_to']] as const;
+    const embProfiles = await this.embeddingProfiles(model, version);
     const out: SegmentDriftResult[] = [];
     for (const { value } of values) {
       const params = { ...base, dw_seg_value: value };
@@ -415,6 +417,9 @@ export class LiveDrift {
         emptyColumns: 'skip',
         minEffectSize: this.o.minEffectSize ?? true,
       });
+      // Rows without the embedding are missing: the segment's predictions count (@prediction's rows).
+      const rows = { ref: report.reference_rows, cur: report.current_rows };
+      addColumns(report, await segmentEmbeddingColumns(this.client, embProfiles, filter, params, rows, values.length));
       out.push({ model, version, windowMs, computedAt: now, baseline, report, read: 'raw', window: { fromMs: curFrom, toMs: now + 1 }, segment: { key: segmentKey, value } });
     }
     return out.sort((a, b) => (a.segment.value < b.segment.value ? -1 : a.segment.value > b.segment.value ? 1 : 0));
