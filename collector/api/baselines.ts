@@ -25,6 +25,7 @@ import { uploadFormat, UploadError, withStagedUpload, type UploadFormat } from '
 import type { Baseline, LiveDrift } from '../drift/live.js';
 import { DriftInputError } from '../drift/report.js';
 import { isVectorText, VECTOR_TYPE, vectorExpr } from '../drift/vector-input.js';
+import { ident, literal } from '../store/sql.js';
 
 export interface BaselineDeps { drift: LiveDrift; store?: Store; tmpDir?: string; maxBytes?: number }
 
@@ -33,8 +34,6 @@ type Env = { Variables: { principal: Principal } };
 const iso = (ms: number) => new Date(ms).toISOString();
 const IGNORED = new Set(['id', 'ts']);
 const MISSING = `('', 'nan', 'null', 'none')`;
-const ident = (s: string) => '`' + s.replaceAll('\\', '\\\\').replaceAll('`', '\\`') + '`';
-const literal = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 
 export function baselineJson(b: Baseline, features?: number, embeddings?: number) {
   const uploaded = b.fromMs === 0 && b.toMs === 0;

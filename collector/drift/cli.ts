@@ -12,7 +12,8 @@ import { openStore, queryRows } from '../store/client.js';
 import { EMBEDDING_METHOD } from './embedding.js';
 import { driftDetails, type ColumnMethod, type DriftOptions, type SqlSource } from './engine.js';
 import { DriftInputError, isMethod, METHODS, type DriftReport } from './report.js';
-import { ident, isVectorText, literal, missingText, STRING_TYPE, VECTOR_TYPE, vectorExpr } from './vector-input.js';
+import { ident, literal } from '../store/sql.js';
+import { isVectorText, missingText, STRING_TYPE, VECTOR_TYPE, vectorExpr } from './vector-input.js';
 
 export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
 

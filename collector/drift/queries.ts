@@ -6,6 +6,7 @@
 // Our own query parameters are all named dw_engine_*; sources may use any other names.
 import { AUTO_MAX_DISCRETE_VALUES } from './auto.js';
 import { QUANTILE_BINS, QUANTILE_LEVELS } from './bins.js';
+import { literal } from '../store/sql.js';
 
 function body(sql: string): string {
   return sql.trim().replace(/;+\s*$/, '');
@@ -224,10 +225,9 @@ export function numericColumnBinCountsSql(sql: string, column: string, bounds: r
   for (const b of bounds) if (!/^[0-9]{1,20}$/.test(b)) throw new Error(`not the bits of a 64-bit float: ${JSON.stringify(b)}`);
   const at = (i: number) => `reinterpretAsFloat64(toUInt64(${bounds[i]}))`;
   const edges = bounds.slice(2).map((_, k) => `(${at(k + 2)} <= dw_v)`);
-  const name = "'" + column.replaceAll('\\', '\\\\').replaceAll("'", "\\'") + "'";
   return `SELECT dw_col AS col, dw_side AS side, (${edges.join(' + ')}) AS bin, (dw_v < ${at(0)} OR dw_v > ${at(1)}) AS oor, count() AS c
   FROM (${numericInput(sql)})
-  WHERE dw_ok AND dw_col = ${name}
+  WHERE dw_ok AND dw_col = ${literal(column)}
   GROUP BY col, side, bin, oor`;
 }
 

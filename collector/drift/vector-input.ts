@@ -2,9 +2,7 @@
 // the offline CLI (`driftwatch drift`, cli.ts) and for uploaded reference files (api/baselines.ts),
 // so a file means the same to both. A vector is a typed (Parquet) array of numbers, or in a text
 // file (CSV, TSV, JSON lines, which have no vector type) a bracketed list in JSON syntax.
-
-export const ident = (name: string) => '`' + name.replaceAll('\\', '\\\\').replaceAll('`', '\\`') + '`';
-export const literal = (s: string) => "'" + s.replaceAll('\\', '\\\\').replaceAll("'", "\\'") + "'";
+import { ident, literal } from '../store/sql.js';
 
 /** A typed (Parquet) vector column: an array of numbers, NULL elements allowed. */
 export const VECTOR_TYPE = /^Array\((Nullable\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)+$/;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Store } from '../store/client.js';
 import { queryRows } from '../store/client.js';
+import { ident } from '../store/sql.js';
 
 export type UploadFormat = 'csv' | 'jsonl' | 'parquet';
 
@@ -47,7 +48,7 @@ export async function withStagedUpload(
   const client = store.client;
   // Every column nullable in staging, so a missing column is detected rather than defaulted. Arrays
   // cannot be: a missing one is [] (an empty vector, itself missing).
-  const typed = (c: Column) => `\`${c.name}\` ${c.type.startsWith('Array(') ? c.type : `Nullable(${c.type})`}`;
+  const typed = (c: Column) => `${ident(c.name)} ${c.type.startsWith('Array(') ? c.type : `Nullable(${c.type})`}`;
   const ddl = columns.map(typed).join(', ');
   await client.command({ query: `CREATE TABLE ${staging} (${ddl}) ENGINE = Memory` });
   try {
@@ -59,7 +60,7 @@ export async function withStagedUpload(
         writeFileSync(file, body);
         try {
           await client.command({
-            query: `INSERT INTO ${staging} SELECT ${columns.map((c) => `\`${c.name}\``).join(', ')} FROM file({path:String}, 'Parquet', {structure:String})`,
+            query: `INSERT INTO ${staging} SELECT ${columns.map((c) => ident(c.name)).join(', ')} FROM file({path:String}, 'Parquet', {structure:String})`,
             query_params: { path: file, structure: ddl },
             clickhouse_settings: settings,
           });
@@ -83,7 +84,7 @@ export async function withStagedUpload(
     }
     const checks = columns
       .filter((c) => c.required)
-      .map((c) => `countIf(\`${c.name}\` IS NULL OR toString(\`${c.name}\`) = '') AS \`${c.name}\``);
+      .map((c) => `countIf(${ident(c.name)} IS NULL OR toString(${ident(c.name)}) = '') AS ${ident(c.name)}`);
     const [stats] = await queryRows<Record<string, string>>(client, `SELECT count() AS __rows${checks.length ? ', ' + checks.join(', ') : ''} FROM ${staging}`);
     const rows = Number(stats.__rows);
     if (rows === 0) throw new UploadError('the upload has no rows');

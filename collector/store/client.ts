@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TableSpec } from './rowbinary.js';
+import { literal } from './sql.js';
 
 export interface StoreOptions {
   /** ClickHouse server URL (e.g. http://user:pass@host:8123/db); unset means embedded. */
@@ -24,7 +25,6 @@ export interface Store {
   close(): Promise<void>;
 }
 
-const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.url) {
@@ -71,7 +71,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     try {
       const structure = table.columns.map(([name, type]) => `${name} ${type}`).join(', ');
       await client.command({
-        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(structure)})`,
+        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(structure)})`,
       });
     } finally {
       rmSync(file, { force: true });

@@ -58,6 +58,19 @@ describe('injection and secrets', () => {
     expect(after.models).toHaveLength(HOSTILE.length);
   });
 
+  it('takes an uploaded reference whose column names hold backquotes and SQL, and keeps the names verbatim', async () => {
+    const names = ['a`b', 'x` String, y', '`) ENGINE = Memory; --', ...HOSTILE.filter((h) => !h.includes('\u0000'))];
+    const rows = Array.from({ length: 50 }, (_, i) => JSON.stringify(Object.fromEntries(names.map((n, k) => [n, k % 2 ? `c${i % 3}` : i + k / 10]))));
+    const up = await fetch(`${c.url}/api/v1/models/hostile-upload/baseline?version=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', ...auth },
+      body: rows.join('\n') + '\n',
+    });
+    expect(up.status, await up.clone().text()).toBe(200);
+    const got = (await (await fetch(`${c.url}/api/v1/models/hostile-upload/baseline?version=v1`, { headers: auth })).json()) as { baselines: { features: { feature: string }[] }[] };
+    expect(got.baselines[0].features.map((f) => f.feature).sort()).toEqual([...names].sort());
+  });
+
   it('never writes an API key to the log, only its name', async () => {
     await fetch(`${c.url}/api/v1/models`, { headers: { authorization: 'Bearer wrong-key-but-long-enough' } });
     const text = JSON.stringify(c.logs);
