@@ -126,7 +126,7 @@ export async function startCollector(config: Config, log: Logger = createLogger(
     performance,
     telemetry,
     keys: keys.current,
-    uploads: { store, tmpDir: config.dataDir, maxBytes: config.maxUploadBytes ?? 256 * 1024 ** 2, onLabels: (n) => telemetry.records.add(n, { kind: 'label', outcome: 'accepted' }) },
+    uploads: { store, tmpDir: config.dataDir, maxBytes: config.maxUploadBytes ?? 256 * 1024 ** 2, embeddingDims, onLabels: (n) => telemetry.records.add(n, { kind: 'label', outcome: 'accepted' }) },
     ready: () => ready,
     storeReady: () => ready && !writer.degraded,
     logs: {

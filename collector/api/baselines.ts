@@ -26,8 +26,9 @@ import type { Baseline, LiveDrift } from '../drift/live.js';
 import { DriftInputError } from '../drift/report.js';
 import { isVectorText, VECTOR_TYPE, vectorExpr } from '../drift/vector-input.js';
 import { ident, literal } from '../store/sql.js';
+import type { EmbeddingDims } from '../ingest/embeddings.js';
 
-export interface BaselineDeps { drift: LiveDrift; store?: Store; tmpDir?: string; maxBytes?: number }
+export interface BaselineDeps { drift: LiveDrift; store?: Store; tmpDir?: string; maxBytes?: number; embeddingDims?: EmbeddingDims }
 
 type Env = { Variables: { principal: Principal } };
 
@@ -171,6 +172,7 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
         let baseline: Baseline | undefined;
         const store = d.store;
         const staged = columns.map(({ name }) => ({ name, type: arrays.includes(name) ? STAGED_ARRAY : 'String', required: false }));
+        const dims = new Map<string, number>(); // the uploaded embeddings' dimensions
         await withStagedUpload(store, body, format, staged, tmp, async (staging) => {
           const text = (n: string) => `nullIf(trimBoth(${ident(n)}), '')`;
           const missing = (n: string) => `(${ident(n)} IS NULL OR lower(trimBoth(${ident(n)})) IN ${MISSING})`;
@@ -186,6 +188,19 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
             `SELECT 0 AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${staging} ARRAY JOIN [${cols.map((n) => `(${literal(n)}, ${expr(n)})`).join(', ')}] AS dw_cell`;
           // Vectors through Float32, as ingest stores live ones: a file and the same vectors sent live give one profile.
           const vector = (n: string) => `CAST(CAST(${vectorExpr(n, arrays.includes(n) ? STAGED_ARRAY : 'Nullable(String)')} AS Array(Float32)) AS Array(Float64))`;
+          // An embedding keeps one dimension per model version, live records and reference alike: a
+          // reference of another dimension than the predictions sent would drop out of every report.
+          if (vectors.length > 0 && d.embeddingDims) {
+            const [lengths] = await queryRows<Record<string, string>>(store.client, `SELECT ${vectors.map((n, i) => `max(length(${vector(n)})) AS d${i}`).join(', ')} FROM ${staging}`);
+            vectors.forEach((n, i) => {
+              const dim = Number(lengths[`d${i}`]);
+              const known = d.embeddingDims!.get(model, version, n);
+              if (known !== undefined && dim > 0 && dim !== known) {
+                throw new UploadError(`column "${n}": vectors of dimension ${dim}, but embedding "${n}" of model "${model}" version "${version}" has dimension ${known}`);
+              }
+              if (dim > 0) dims.set(n, dim);
+            });
+          }
           baseline = await d.drift.setBaseline(model, version, {
             kind: 'sources',
             rows: Number(counts.dw_rows),
@@ -198,6 +213,8 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
           });
         });
         b = baseline!;
+        // Live records of these embeddings now have to match the reference's dimension.
+        for (const [n, dim] of dims) if (d.embeddingDims?.get(model, version, n) === undefined) d.embeddingDims?.set(model, version, n, dim);
       }
       const p = await d.drift.profile(b.model, b.version);
       return c.json(baselineJson(b, p?.features.size ?? 0, (await d.drift.embeddingProfiles(b.model, b.version)).length));

@@ -39,7 +39,7 @@ export function apiRoutes(d: ApiDeps): Hono<Env> {
   });
   if (d.silences) api.route('/silences', d.silences.routes());
   if (d.performance) api.route('/', performanceRoutes(d.performance));
-  api.route('/', baselineRoutes({ drift: d.drift, store: d.uploads?.store, tmpDir: d.uploads?.tmpDir, maxBytes: d.uploads?.maxBytes }));
+  api.route('/', baselineRoutes({ drift: d.drift, store: d.uploads?.store, tmpDir: d.uploads?.tmpDir, maxBytes: d.uploads?.maxBytes, embeddingDims: d.uploads?.embeddingDims }));
 
   api.get('/alerts', (c) =>
     c.json({

@@ -5,11 +5,19 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { join } from 'node:path';
+import type { EmbeddingDims } from '../ingest/embeddings.js';
 import type { Store } from '../store/client.js';
 import { requireScope, type Principal } from '../auth.js';
 import { uploadFormat, UploadError, withStagedUpload } from '../ingest/upload.js';
 
-export interface UploadDeps { store: Store; tmpDir: string; maxBytes: number; onLabels?(rows: number): void }
+export interface UploadDeps {
+  store: Store;
+  tmpDir: string;
+  maxBytes: number;
+  onLabels?(rows: number): void;
+  /** The embeddings' dimensions the collector holds live records to (an uploaded reference too). */
+  embeddingDims?: EmbeddingDims;
+}
 
 export function uploadRoutes(d: UploadDeps): Hono<{ Variables: { principal: Principal } }> {
   const r = new Hono<{ Variables: { principal: Principal } }>();

@@ -153,6 +153,34 @@ describe('uploaded references with embeddings', () => {
     expect(got.columns.map((x) => [x.column, x.type, x.drift])).toEqual([['text', 'embedding', true]]);
   });
 
+  it('holds an embedding to one dimension per version, whether the reference or live records came first', async () => {
+    const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
+    const send = (version: string, id: string, dim: number) =>
+      fetch(`${c.url}/v1/logs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [kv('ml.model.name', { stringValue: 'upemb' }), kv('ml.model.version', { stringValue: version })] }, scopeLogs: [{ logRecords: [{
+          timeUnixNano: `${Date.now()}000000`, eventName: 'ml.prediction',
+          attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { intValue: 1 }),
+            kv('ml.embedding.v', { arrayValue: { values: Array.from({ length: dim }, (_, j) => ({ doubleValue: j / 4 })) } })],
+        }] }] }] }),
+      });
+    const vectors = (dim: number) => Array.from({ length: 20 }, (_, i) => JSON.stringify({ v: Array.from({ length: dim }, (_, j) => i + j / 4) })).join('\n');
+    // Live first (d = 4): a reference of d = 3 is refused by name, and no baseline is set.
+    expect((await send('dim-live', 'l1', 4)).status).toBe(200);
+    const refused = await upload('dim-live', vectors(3), 'application/x-ndjson');
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('column "v": vectors of dimension 3, but embedding "v" of model "upemb" version "dim-live" has dimension 4');
+    expect((await api('/baseline?version=dim-live')).status).toBe(404);
+    expect((await upload('dim-live', vectors(4), 'application/x-ndjson')).status).toBe(200);
+    // The reference first (d = 5): live records of d = 4 are then refused by name.
+    expect((await upload('dim-ref', vectors(5), 'application/x-ndjson')).status).toBe(200);
+    const live = await send('dim-ref', 'r1', 4);
+    expect(live.status).toBe(400);
+    expect(((await live.json()) as { message: string }).message).toContain('dimension 4, but embedding "v" of model "upemb" version "dim-ref" has dimension 5');
+    expect((await send('dim-ref', 'r2', 5)).status).toBe(200);
+  });
+
   it('refuses vectors of different lengths, or too long, naming the column', async () => {
     const bad = [
       ['bad-csv', 'x,emb\n1,"[1, 2, 3]"\n2,"[1, 2]"\n3,\n', 'text/csv', /column "emb" has vectors of 2 different lengths \(2, 3\)/],
