@@ -128,10 +128,19 @@ describe('live drift from profiles and rollups', () => {
     }
   });
 
-  it('short windows read raw rows to the millisecond; old windows fall back to raw rows', async () => {
-    const short = await drift.compute('m', 'v1', 5 * MIN, 'psi', now);
-    expect(short?.read).toBe('raw');
-    expect(short!.report).toEqual(await rawReport(s, b, now - 5 * MIN, now + 1, 'psi'));
+  it('short windows keep their bounds to the millisecond (whole minutes from rollups, the ends from raw rows); old windows fall back to raw rows', async () => {
+    // now is 30 s into a minute: 30 s of raw rows at each end, 4 whole minutes from the rollups.
+    for (const method of ['psi', 'chisquare'] as const) {
+      const short = await drift.compute('m', 'v1', 5 * MIN, method, now);
+      expect(short?.read).toBe('rollups');
+      expect(short!.window).toEqual({ fromMs: now - 5 * MIN, toMs: now + 1 });
+      expect(short!.report).toEqual(await rawReport(s, b, now - 5 * MIN, now + 1, method));
+      expect(short!.report.current_rows).toBeGreaterThan(600);
+    }
+    // Less than a whole minute inside: raw rows only.
+    const tiny = await drift.compute('m', 'v1', 50_000, 'psi', now);
+    expect(tiny?.read).toBe('raw');
+    expect(tiny!.report).toEqual(await rawReport(s, b, now - 50_000, now + 1, 'psi'));
     // A profile whose rollups start later than the window.
     const d2 = new LiveDrift(s.client, { baselineRows: 1000, cacheMs: 0, backfillMs: 30 * MIN });
     await d2.loadBaselines();
