@@ -100,10 +100,11 @@ export const collector: Json = dashboard({
         }),
         timeseries({
           title: 'Insert queue and spool',
-          description: 'Rows waiting for their insert; batches in the disk spool (non-zero while ClickHouse is unavailable).',
+          description: 'Rows waiting for their insert; batches in the disk spool (non-zero while ClickHouse is unavailable); spool files that could not be read back since the collector started (moved to the spool\'s corrupt/ folder: their records were acknowledged but not stored).',
           targets: [
             promql(`sum by (instance) (driftwatch_ingest_queue_rows{${I}})`, 'queued rows {{instance}}'),
             promql(`sum by (instance) (driftwatch_spool_batches{${I}})`, 'spooled batches {{instance}}'),
+            promql(`sum by (instance) (driftwatch_spool_corrupt_total{${I}})`, 'spool files set aside {{instance}}'),
           ],
         }),
         timeseries({
