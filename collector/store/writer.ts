@@ -92,6 +92,12 @@ export function spoolPayload(t: Tables): Buffer {
 /** A spool file that cannot be what the writer wrote (truncated, bad magic, bad header, bad checksum). */
 export class CorruptSpoolFile extends Error {}
 
+/** A spool file's read failed with an I/O error (too many open files, EIO...), not for its content. */
+const readFailedForNow = (e: unknown): boolean => {
+  const err = e as NodeJS.ErrnoException | undefined;
+  return !(e instanceof CorruptSpoolFile) && typeof err?.syscall === 'string' && err.code !== 'ENOENT';
+};
+
 /**
  * The tables of a spooled batch; `legacy` for a batch spooled by 0.1.0 (JSONEachRow lines). Throws
  * CorruptSpoolFile unless the file is whole: the header must account for every byte, each table's
@@ -453,6 +459,8 @@ export class Writer {
         if (TABLE_NAMES.some((k) => countRows(batch, k) !== g.rows[k])) throw new Error('its files hold other rows than when it began');
         return { group: g, batch };
       } catch (e) {
+        // A read that failed for now (EMFILE, EIO...): the group and its progress stay, tried again.
+        if (readFailedForNow(e)) throw e;
         // Only if a file of the group became unreadable since: replayed whole, its stored rows
         // would be inserted twice, but nothing is lost.
         this.o.log?.('spool_progress_discarded', { files: g.entries.length, done: g.done, reason: (e as Error).message });
@@ -467,6 +475,9 @@ export class Writer {
       try {
         batch = readSpoolPayload(spool.read(first));
       } catch (e) {
+        // Only a file that is not what the writer wrote (or is gone) is set aside: a read that
+        // failed for now is retried on the next tick, not moved out of the replay for good.
+        if (readFailedForNow(e)) throw e;
         const to = spool.moveToCorrupt(first);
         this.o.log?.('spool_corrupt', { file: first.file, bytes: first.bytes, moved_to: to ?? null, error: (e as Error).message.slice(0, 300) });
         continue;
