@@ -22,8 +22,18 @@ export interface EmbeddingDimsView {
   set(model: string, version: string, name: string, dim: number): void;
 }
 
+/** One request's view (EmbeddingDims.request): done() once the request is answered. */
+export interface RequestDims extends EmbeddingDimsView {
+  /** Accepts the dimensions of the rows stored (none when refused) and releases the request's claims. */
+  done(stored?: readonly StoredRow[]): void;
+}
+
+type StoredRow = { model: string; version: string; emb?: Record<string, ArrayLike<number>> };
+
 export class EmbeddingDims implements EmbeddingDimsView {
   private dims = new Map<string, number>();
+  /** Dimensions claimed by requests in flight, not stored yet: concurrent requests must agree. */
+  private pending = new Map<string, { dim: number; holders: number }>();
 
   /** The dimension of (model, version, name), if one has been accepted. */
   get(model: string, version: string, name: string): number | undefined {
@@ -34,17 +44,43 @@ export class EmbeddingDims implements EmbeddingDimsView {
     if (this.dims.size < MAX_KNOWN) this.dims.set(key(model, version, name), dim);
   }
 
-  /** One request's view: the accepted dimensions, then the request's own; remembers only its own. */
-  request(): EmbeddingDimsView {
-    const own = new EmbeddingDims();
+  /**
+   * One request's view: the accepted dimensions, then those claimed by requests in flight (its own
+   * included). A new name's dimension is claimed while the request runs, so two concurrent requests
+   * cannot store two dimensions; it is accepted only for rows stored, so a refused request fixes
+   * nothing for later ones.
+   */
+  request(): RequestDims {
+    const claimed = new Set<string>();
+    let finished = false;
     return {
-      get: (model, version, name) => this.get(model, version, name) ?? own.get(model, version, name),
-      set: (model, version, name, dim) => own.set(model, version, name, dim),
+      get: (model, version, name) => {
+        const k = key(model, version, name);
+        return this.dims.get(k) ?? this.pending.get(k)?.dim;
+      },
+      set: (model, version, name, dim) => {
+        const k = key(model, version, name);
+        if (this.dims.has(k) || claimed.has(k)) return;
+        const p = this.pending.get(k);
+        if (p) p.holders++;
+        else this.pending.set(k, { dim, holders: 1 });
+        claimed.add(k);
+      },
+      done: (stored) => {
+        if (finished) return;
+        finished = true;
+        if (claimed.size === 0) return; // every name already accepted: nothing to do per row
+        if (stored) this.accept(stored);
+        for (const k of claimed) {
+          const p = this.pending.get(k)!;
+          if (--p.holders === 0) this.pending.delete(k);
+        }
+      },
     };
   }
 
   /** Accepts the dimensions of rows now stored (the first one seen stays). */
-  accept(rows: readonly { model: string; version: string; emb?: Record<string, ArrayLike<number>> }[]): void {
+  accept(rows: readonly StoredRow[]): void {
     for (const r of rows) {
       if (r.emb === undefined) continue;
       for (const name in r.emb) if (this.get(r.model, r.version, name) === undefined) this.set(r.model, r.version, name, r.emb[name].length);

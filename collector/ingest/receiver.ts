@@ -12,7 +12,7 @@ import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
 import type { Rejection } from './records.js';
 import { Backpressure, type WriteBatch } from '../store/writer.js';
 import type { CardinalityGuard } from './cardinality.js';
-import { EmbeddingDims } from './embeddings.js';
+import { EmbeddingDims, type RequestDims } from './embeddings.js';
 
 export interface ReceiverDeps {
   limits: Limits;
@@ -103,13 +103,27 @@ function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Deco
   return { batch, accepted, rejected };
 }
 
-/** The limits as one request sees them: embedding dimensions it decodes are its own until stored. */
-function requestLimits(limits: Limits): Limits {
-  return limits.embeddingDims instanceof EmbeddingDims ? { ...limits, embeddingDims: limits.embeddingDims.request() } : limits;
+/**
+ * The limits as one request sees them: the embedding dimensions it decodes are claimed while it
+ * runs and accepted once its rows are stored (see EmbeddingDims.request); `done` ends that.
+ */
+function requestLimits(limits: Limits): { limits: Limits; done: RequestDims['done'] } {
+  if (!(limits.embeddingDims instanceof EmbeddingDims)) return { limits, done: () => {} };
+  const dims = limits.embeddingDims.request();
+  return { limits: { ...limits, embeddingDims: dims }, done: dims.done };
 }
 
 function receiver(s: Signal, deps: ReceiverDeps) {
   return async function receive(c: Context) {
+    const scoped = requestLimits(deps.limits);
+    try {
+      return await handle(c, scoped);
+    } finally {
+      scoped.done(); // refused or failed: the request's claims go (stored rows were accepted below)
+    }
+  };
+
+  async function handle(c: Context, scoped: ReturnType<typeof requestLimits>) {
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
     const enc = encodingOf(c.req.header('content-type'));
@@ -120,7 +134,7 @@ function receiver(s: Signal, deps: ReceiverDeps) {
     let d: Decoded;
     try {
       const raw = new Uint8Array(await c.req.arrayBuffer());
-      d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, requestLimits(deps.limits));
+      d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, scoped.limits);
     } catch (e) {
       if (e instanceof BadRequest || e instanceof RangeError) {
         deps.onRequest?.(s.name, 400);
@@ -151,11 +165,11 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       return respond(c, s, status, enc, { error: `not stored, retry later: ${(e as Error).message}` });
     }
     // Stored (or spooled): the embeddings' dimensions now hold for later requests.
-    if (deps.limits.embeddingDims instanceof EmbeddingDims && d.batch.predictions?.length) deps.limits.embeddingDims.accept(d.batch.predictions);
+    scoped.done(d.batch.predictions ?? []);
     deps.onRequest?.(s.name, 200, d.batch, d.rejected, elapsed());
     if (d.rejected.length > 0) return respond(c, s, 200, enc, { partial: { rejected: d.rejected.length, message: summarize(d.rejected) } });
     return respond(c, s, 200, enc, {});
-  };
+  }
 }
 
 export const logsReceiver = (deps: ReceiverDeps) => receiver(LOGS, deps);
