@@ -354,6 +354,8 @@ export async function segmentEmbeddingColumns(
   params: Record<string, unknown>,
   rows: { ref: number; cur: number },
   segments: number,
+  /** Keeps each segment's reference tr(Sigma^2) (the request's costliest part) by its inputs. */
+  cache?: (key: string, load: () => Promise<number>) => Promise<number>,
 ): Promise<ColumnDrift[]> {
   if (profiles.length === 0) return [];
   const range = (side: 'ref' | 'cur') => `ts >= {dw_${side}_from:DateTime64(3)} AND ts <= {dw_${side}_to:DateTime64(3)}`;
@@ -383,14 +385,19 @@ export async function segmentEmbeddingColumns(
     if (ref.n < 2 || cur.n < 2) continue;
     const ns = gramSampleSize(p.dim, ref.n, segments);
     if (ns >= 4) {
-      const rs = await client.query({
-        query: gram(`${VERSION} AND ${range('ref')} AND (${filter})`, ns),
-        query_params: { ...params, dw_k: p.embedding, dw_dim: p.dim },
-        format: 'JSONEachRow',
-        clickhouse_settings: GRAM_SETTINGS,
-      });
-      const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
-      const w = r ? num(r.trace_sq) : NaN;
+      const load = async () => {
+        const rs = await client.query({
+          query: gram(`${VERSION} AND ${range('ref')} AND (${filter})`, ns),
+          query_params: { ...params, dw_k: p.embedding, dw_dim: p.dim },
+          format: 'JSONEachRow',
+          clickhouse_settings: GRAM_SETTINGS,
+        });
+        const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
+        return r ? num(r.trace_sq) : NaN;
+      };
+      // The reference side depends on everything but the current window's bounds.
+      const inputs = Object.entries(params).filter(([k]) => k !== 'dw_cur_from' && k !== 'dw_cur_to').sort(([a], [b]) => (a < b ? -1 : 1));
+      const w = cache ? await cache(JSON.stringify([filter, inputs, p.embedding, p.dim, ns]), load) : await load();
       if (Number.isFinite(w)) ref.traceSq = w;
     }
     out.push(embeddingColumn(p.embedding, ref, cur));

@@ -118,6 +118,12 @@ export class LiveDrift {
   private baselines = new Map<string, Baseline>();
   private profiles = new Map<string, Promise<Profile | undefined>>();
   private embProfiles = new Map<string, Promise<EmbeddingProfile[]>>();
+  /**
+   * Per-segment reference tr(Sigma^2) of embeddings, by baseline range, segment, embedding and
+   * sample size: the Gram query is most of a per-segment request's cost (seconds at d = 768), and a
+   * dashboard asks again every refresh. Bounded; a new baseline has another range, hence other keys.
+   */
+  private segmentGram = new Map<string, Promise<number>>();
   private cache = new Map<string, LiveDriftResult>();
   private computing = new Map<string, Promise<LiveDriftResult | undefined>>();
   private changes: Promise<unknown> = Promise.resolve();
@@ -433,7 +439,8 @@ export class LiveDrift {
       });
       // Rows without the embedding are missing: the segment's predictions count (@prediction's rows).
       const rows = { ref: report.reference_rows, cur: report.current_rows };
-      addColumns(report, await segmentEmbeddingColumns(this.client, embProfiles, filter, params, rows, values.length));
+      if (this.segmentGram.size > 10_000) this.segmentGram.clear();
+      addColumns(report, await segmentEmbeddingColumns(this.client, embProfiles, filter, params, rows, values.length, (k, load) => memo(this.segmentGram, k, load)));
       out.push({ model, version, windowMs, computedAt: now, baseline, report, read: 'raw', window: { fromMs: curFrom, toMs: now + 1 }, segment: { key: segmentKey, value } });
     }
     return out.sort((a, b) => (a.segment.value < b.segment.value ? -1 : a.segment.value > b.segment.value ? 1 : 0));

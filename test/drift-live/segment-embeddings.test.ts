@@ -2,7 +2,7 @@
 // (test/fixtures/drift/gen_embedding_segments.py): each segment's vectors in the baseline's time
 // range against its vectors in the window, read from raw rows; and the whole report (profile and
 // rollups) on the same rows, which drifts where one segment alone does not.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { insertPredictions } from '../../collector/store/writer.js';
 import type { PredictionRow } from '../../collector/ingest/records.js';
@@ -88,6 +88,27 @@ describe('per-segment embedding drift against numpy/scipy', () => {
     }
     // "eu" moved; "us" did not, though the whole (more "us" than before) did.
     expect(v.segments.map((s) => [s.segment, s.columns.find((x) => x.column === 'text')!.drift])).toEqual([['eu', true], ['us', false]]);
+  });
+
+  it('a repeated request reuses each segment\'s reference tr(Sigma^2): no Gram statement, the same statistics', async () => {
+    const gramStatements = () => spy.mock.calls.filter(([q]) => String((q as { query?: string }).query).includes('CROSS JOIN s AS b')).length;
+    const ask = async () => {
+      const res = await fetch(`${c.url}/api/v1/models/segemb/drift?window=1h&segment=region`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { versions: { segments: (Report & { segment: string })[] }[] }).versions[0].segments;
+    };
+    const spy = vi.spyOn(c.store.client, 'query'); // counts the real client's statements; they still run
+    try {
+      const first = await ask();
+      const second = await ask();
+      expect(gramStatements()).toBe(0); // the test before this one computed them
+      for (const [i, s] of second.entries()) {
+        expect(s.columns.filter((x) => x.type === 'embedding')).toEqual(first[i].columns.filter((x) => x.type === 'embedding'));
+        check(s, golden.segments[s.segment], 'segment', `${s.segment} (again)`);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("the segments of one request share one baseline's Gram work per embedding", () => {
