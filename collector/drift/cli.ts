@@ -13,7 +13,7 @@ import { EMBEDDING_METHOD } from './embedding.js';
 import { driftDetails, type ColumnMethod, type DriftOptions, type SqlSource } from './engine.js';
 import { DriftInputError, isMethod, METHODS, type DriftReport } from './report.js';
 import { ident, literal } from '../store/sql.js';
-import { isVectorText, missingText, STRING_TYPE, VECTOR_TYPE, vectorExpr } from './vector-input.js';
+import { allNumbers, listElements, listShape, missingText, STRING_TYPE, textVector, VECTOR_TYPE, vectorExpr } from './vector-input.js';
 
 export const DRIFT_USAGE = `usage: driftwatch drift --reference FILE --current FILE [options]
 
@@ -92,6 +92,9 @@ interface Column {
   /** Type in each loaded table. */
   refType: string;
   curType: string;
+  /** The column holding its values in each table, when not `name` (a text vector column parsed by parseLists). */
+  refCol?: string;
+  curCol?: string;
 }
 
 const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
@@ -149,12 +152,15 @@ function textExpr(col: string, type: string): string {
 
 /**
  * Types the columns by their values on both sides. Numerical: every non-missing value parses as a
- * finite number. Vector: an array type, or text whose every non-missing value is a list of numbers
- * (LIST_RE), with at least one such value. Everything else is categorical.
+ * finite number. Vector: an array type. List: text whose every non-missing value has a list's shape
+ * (LIST_RE), with at least one such value; it is a vector column when every element is a number too,
+ * which parseLists checks as it parses the elements (once: parsing them is what costs). Everything
+ * else is categorical.
  */
-async function classify(client: ClickHouseClient, cols: Column[], ref: string, cur: string): Promise<{ numerical: Set<string>; vector: Set<string> }> {
+async function classify(client: ClickHouseClient, cols: Column[], ref: string, cur: string): Promise<{ numerical: Set<string>; vector: Set<string>; lists: Set<string> }> {
   const numerical = new Set<string>();
   const vector = new Set<string>();
+  const lists = new Set<string>();
   const text = (t: string) => STRING_TYPE.test(t);
   const toCheck = cols.filter((c) => {
     if (NUMERIC_TYPE.test(c.refType) && NUMERIC_TYPE.test(c.curType)) {
@@ -167,8 +173,8 @@ async function classify(client: ClickHouseClient, cols: Column[], ref: string, c
     }
     return [c.refType, c.curType].some((t) => text(t) || NUMERIC_TYPE.test(t) || VECTOR_TYPE.test(t));
   });
-  if (toCheck.length === 0) return { numerical, vector };
-  // Per side and column: b = values that are not numbers, v = values that are not vectors, l = vectors.
+  if (toCheck.length === 0) return { numerical, vector, lists };
+  // Per side and column: b = values that are not numbers, v = values that are not lists, l = lists.
   const counts = (c: Column, type: string, i: number) => {
     const v = `toString(${ident(c.name)})`;
     if (NUMERIC_TYPE.test(type)) return `0 AS b${i}, countIf(${ident(c.name)} IS NOT NULL) AS v${i}, 0 AS l${i}`;
@@ -176,7 +182,7 @@ async function classify(client: ClickHouseClient, cols: Column[], ref: string, c
     const present = `NOT ${missingText(v)}`;
     const b = `countIf(${present} AND NOT isFinite(ifNull(toFloat64OrNull(trimBoth(${v})), nan))) AS b${i}`;
     // Only text holds lists; a value of another type (a date, ...) is never a vector.
-    return text(type) ? `${b}, countIf(${present} AND NOT ${isVectorText(v)}) AS v${i}, countIf(${present}) AS l${i}` : `${b}, countIf(${present}) AS v${i}, 0 AS l${i}`;
+    return text(type) ? `${b}, countIf(${present} AND NOT ${listShape(v)}) AS v${i}, countIf(${present}) AS l${i}` : `${b}, countIf(${present}) AS v${i}, 0 AS l${i}`;
   };
   const count = async (table: string, side: 'refType' | 'curType') =>
     (await queryRows<Record<string, string>>(client, `SELECT ${toCheck.map((c, i) => counts(c, c[side], i)).join(', ')} FROM ${table}`))[0];
@@ -186,14 +192,67 @@ async function classify(client: ClickHouseClient, cols: Column[], ref: string, c
     // A value like "inf" parses but is missing, not a number: only text that is neither missing nor
     // a finite number makes a column categorical.
     if (zero('b')) numerical.add(col.name);
-    else if (zero('v') && !zero('l')) vector.add(col.name);
+    else if (zero('v') && !zero('l')) lists.add(col.name);
   });
-  return { numerical, vector };
+  return { numerical, vector, lists };
+}
+
+interface ParsedLists {
+  /** What to select the side's columns from now. */
+  from: string;
+  /** Per list column: its values with an element that is not a number (none: a vector column). */
+  notNumbers: Map<string, number>;
+  /** Per list column parsed into Array(Float64): the column holding it in `from`. */
+  parsed: Map<string, string>;
+  /** Keeps the parsed columns of these vector columns (and their text no more), drops the others'. */
+  keep(vectors: ReadonlySet<string>): Promise<void>;
+}
+
+/**
+ * Checks the elements of a side's list columns (classify) and, when the side is a Memory table of
+ * ours, parses them once: the table is replaced by a copy with each list column also as vectorExpr's
+ * Array(Float64) (the same values: [] when missing, NaN for a null element), so the engine's passes
+ * over a vector column (moments, Gram sample) read numbers instead of parsing text each time (see
+ * bench/README.md). The elements are parsed once for both the check and the copy. The text table is
+ * dropped once copied; keep() then drops the vectors' text. `prefix` starts no column name of either file.
+ */
+async function parseLists(client: ClickHouseClient, lists: Column[], key: 'refType' | 'curType', from: string, table: string | undefined, prefix: string, track: (table: string) => void): Promise<ParsedLists> {
+  // Only text holds lists (classify): a list column of another type here has no value at all.
+  const text = lists.filter((c) => STRING_TYPE.test(c[key]));
+  const notNumbers = (c: Column, elems: string) => `NOT ${missingText(ident(c.name))} AND NOT ${allNumbers(elems)}`;
+  const counts = async (exprs: string[], src: string) => {
+    const row = (await queryRows<Record<string, string>>(client, `SELECT ${exprs.map((x, i) => `countIf(${x}) AS b${i}`).join(', ')} FROM ${src}`))[0];
+    return new Map(text.map((c, i) => [c.name, Number(row[`b${i}`])]));
+  };
+  const none: ParsedLists = { from, notNumbers: new Map(), parsed: new Map(), keep: async () => undefined };
+  if (text.length === 0) return none;
+  // A file read where it lies (Parquet) is not copied: only checked.
+  if (table === undefined) return { ...none, notNumbers: await counts(text.map((c) => notNumbers(c, listElements(ident(c.name)))), from) };
+  const [elems, vec, bad] = (['e', 'v', 'b'] as const).map((k) => (i: number) => ident(`${prefix}${k}${i}`));
+  const typed = `${table}_vec`;
+  track(typed);
+  // The elements are a column of the copy (dropped in keep): as a subquery's column or a WITH alias,
+  // ClickHouse parsed them twice (2.5 s instead of 1.4 s for 50k x 384).
+  const columns = text.map((c, i) => `${listElements(ident(c.name))} AS ${elems(i)}, ${textVector(ident(c.name), elems(i))} AS ${vec(i)}, ${notNumbers(c, elems(i))} AS ${bad(i)}`);
+  await client.command({ query: `CREATE TABLE ${typed} ENGINE = Memory AS SELECT *, ${columns.join(', ')} FROM ${table}` });
+  await client.command({ query: `DROP TABLE ${table}` });
+  const found = await counts(text.map((_, i) => bad(i)), typed);
+  const parsed = new Map(text.map((c, i) => [c.name, `${prefix}v${i}`]));
+  return {
+    from: typed,
+    notNumbers: found,
+    parsed,
+    keep: async (vectors) => {
+      const drop = text.flatMap((c, i) => [vectors.has(c.name) ? ident(c.name) : vec(i), elems(i), bad(i)]);
+      for (const c of text) if (!vectors.has(c.name)) parsed.delete(c.name);
+      await client.command({ query: `ALTER TABLE ${typed} ${drop.map((c) => `DROP COLUMN ${c}`).join(', ')}` });
+    },
+  };
 }
 
 function source(cols: Column[], ref: string, cur: string, expr: (c: string, type: string) => string): string {
   const side = (s: number, table: string, key: 'refType' | 'curType') =>
-    `SELECT ${s} AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${table} ARRAY JOIN [${cols.map((c) => `(${literal(c.name)}, ${expr(c.name, c[key])})`).join(', ')}] AS dw_cell`;
+    `SELECT ${s} AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${table} ARRAY JOIN [${cols.map((c) => `(${literal(c.name)}, ${expr((key === 'refType' ? c.refCol : c.curCol) ?? c.name, c[key])})`).join(', ')}] AS dw_cell`;
   return `${side(0, ref, 'refType')}\nUNION ALL\n${side(1, cur, 'curType')}`;
 }
 
@@ -368,7 +427,8 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     if (refLoaded.created) tables.push(refTable);
     const curLoaded = await loadTable(client, cur, curTable, direct);
     if (curLoaded.created) tables.push(curTable);
-    const [refTypes, curTypes, refFrom, curFrom] = [refLoaded.types, curLoaded.types, refLoaded.from, curLoaded.from];
+    const [refTypes, curTypes] = [refLoaded.types, curLoaded.types];
+    let [refFrom, curFrom] = [refLoaded.from, curLoaded.from];
 
     const requested = list(values.columns);
     for (const c of requested) {
@@ -388,8 +448,21 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
 
     const inferred = await classify(client, cols.filter((c) => !forcedCat.includes(c.name) && !forcedNum.includes(c.name)), refFrom, curFrom);
     const numerical = cols.filter((c) => forcedNum.includes(c.name) || inferred.numerical.has(c.name));
-    const vectors = cols.filter((c) => inferred.vector.has(c.name));
-    const categorical = cols.filter((c) => !numerical.includes(c) && !vectors.includes(c));
+    const listCols = cols.filter((c) => inferred.lists.has(c.name));
+    let prefix = 'dw_list_';
+    while ([...refTypes.keys(), ...curTypes.keys()].some((c) => c.startsWith(prefix))) prefix = `_${prefix}`;
+    const track = (t: string) => tables.push(t);
+    const refLists = await parseLists(client, listCols, 'refType', refFrom, refLoaded.created ? refTable : undefined, prefix, track);
+    const curLists = await parseLists(client, listCols, 'curType', curFrom, curLoaded.created ? curTable : undefined, prefix, track);
+    [refFrom, curFrom] = [refLists.from, curLists.from];
+    const vectorNames = new Set([...inferred.vector, ...listCols.filter((c) => !refLists.notNumbers.get(c.name) && !curLists.notNumbers.get(c.name)).map((c) => c.name)]);
+    await refLists.keep(vectorNames);
+    await curLists.keep(vectorNames);
+    const vectors = cols.filter((c) => vectorNames.has(c.name)).map((c): Column => {
+      const [refCol, curCol] = [refLists.parsed.get(c.name), curLists.parsed.get(c.name)];
+      return { ...c, ...(refCol ? { refCol, refType: 'Array(Float64)' } : {}), ...(curCol ? { curCol, curType: 'Array(Float64)' } : {}) };
+    });
+    const categorical = cols.filter((c) => !numerical.includes(c) && !vectorNames.has(c.name));
 
     const method = methodOption(values.method, selected);
     const thresholds: DriftOptions['thresholds'] =

@@ -22,23 +22,36 @@ export function missingText(x: string): string {
  */
 const LIST_RE = String.raw`^\s*\[\s*(?:"?[^,\s"\[\]]+"?(?:\s*,\s*"?[^,\s"\[\]]+"?)*)?\s*\]\s*$`;
 
+/** SQL: the text value x has a list's shape (LIST_RE); its elements may still not be numbers. */
+export const listShape = (x: string) => `match(${x}, ${literal(LIST_RE)})`;
+
 /** The elements of a list matching LIST_RE, as Array(Nullable(Float64)): NULL for one that is not a number. */
-function listElements(x: string): string {
+export function listElements(x: string): string {
   const tokens = `arrayFilter(t -> t != '', splitByChar(',', replaceRegexpAll(${x}, ${literal(String.raw`[\s"\[\]]`)}, '')))`;
   return `arrayMap(t -> if(lower(t) = 'null', nan, toFloat64OrNull(t)), ${tokens})`;
 }
+
+/** SQL: every element of elems (listElements of a value) is a number or a missing marker. */
+export const allNumbers = (elems: string) => `arrayAll(e -> isNotNull(e), ${elems})`;
 
 /**
  * SQL: the text value x is a list of numbers (or of missing markers). A text column is a vector
  * column when every non-missing value is one, and at least one is there.
  */
-export const isVectorText = (x: string) => `(match(${x}, ${literal(LIST_RE)}) AND arrayAll(e -> isNotNull(e), ${listElements(x)}))`;
+export const isVectorText = (x: string) => `(${listShape(x)} AND ${allNumbers(listElements(x))})`;
+
+/**
+ * vectorExpr of a text value x; elems is listElements(x), given when it is computed once for
+ * several expressions (the CLI parses a text vector column once, into Array(Float64)).
+ */
+export function textVector(x: string, elems = listElements(x)): string {
+  return `if(${missingText(x)} OR NOT ${listShape(x)}, CAST([] AS Array(Float64)), arrayMap(e -> ifNull(e, nan), ${elems}))`;
+}
 
 /** A vector column's values as Array(Float64): [] when missing, NaN for a NULL element. */
 export function vectorExpr(col: string, type: string): string {
   if (VECTOR_TYPE.test(type)) {
     return type.startsWith('Array(Nullable(') ? `arrayMap(x -> ifNull(x, nan), CAST(${ident(col)} AS Array(Nullable(Float64))))` : `CAST(${ident(col)} AS Array(Float64))`;
   }
-  const v = STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`;
-  return `if(${missingText(v)} OR NOT match(${v}, ${literal(LIST_RE)}), CAST([] AS Array(Float64)), arrayMap(e -> ifNull(e, nan), ${listElements(v)}))`;
+  return textVector(STRING_TYPE.test(type) ? ident(col) : `toString(${ident(col)})`);
 }
