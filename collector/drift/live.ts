@@ -103,6 +103,19 @@ function addColumns(report: DriftReport, columns: ColumnDrift[]): void {
   report.dataset_drift = report.columns.length > 0 && report.drifted_columns / report.columns.length >= report.drift_share;
 }
 
+/**
+ * A current window's counts (or sums): its whole minutes [rollupsFrom, rollupsTo) from the rollups,
+ * the rest of [fromMs, toMs) from raw rows (see LiveDrift.window); all raw rows without rollupsFrom.
+ */
+async function fromWindow<T>(win: CurrentWindow, rollups: (m: MinuteWindow) => Promise<T>, raw: (m: MinuteWindow) => Promise<T>, add: (a: T, b: T) => T): Promise<T> {
+  const { w, rollupsFrom, rollupsTo = w.toMs } = win;
+  if (rollupsFrom === undefined) return raw(w);
+  let out: T = await rollups({ fromMs: rollupsFrom, toMs: rollupsTo });
+  if (rollupsFrom > w.fromMs) out = add(out, await raw({ fromMs: w.fromMs, toMs: rollupsFrom }));
+  if (rollupsTo < w.toMs) out = add(out, await raw({ fromMs: rollupsTo, toMs: w.toMs }));
+  return out;
+}
+
 /** A promise kept by key, forgotten if it rejects (so a failed load is retried, not cached). */
 function memo<T>(cache: Map<string, Promise<T>>, k: string, load: () => Promise<T>): Promise<T> {
   let p = cache.get(k);
@@ -177,13 +190,13 @@ export class LiveDrift {
   }
 
   /** Embedding sums of the current window, split between rollups and raw rows as `current` does. */
-  private async currentEmbeddings(model: string, version: string, win: CurrentWindow): Promise<EmbeddingSums[]> {
-    const { w, rollupsFrom, rollupsTo = w.toMs } = win;
-    if (rollupsFrom === undefined) return embeddingSumsFromRaw(this.client, model, version, w.fromMs, w.toMs);
-    let sums = await embeddingSumsFromRollups(this.client, model, version, rollupsFrom, rollupsTo);
-    if (rollupsFrom > w.fromMs) sums = addEmbeddingSums(sums, await embeddingSumsFromRaw(this.client, model, version, w.fromMs, rollupsFrom));
-    if (rollupsTo < w.toMs) sums = addEmbeddingSums(sums, await embeddingSumsFromRaw(this.client, model, version, rollupsTo, w.toMs));
-    return sums;
+  private currentEmbeddings(model: string, version: string, win: CurrentWindow): Promise<EmbeddingSums[]> {
+    return fromWindow(
+      win,
+      (m) => embeddingSumsFromRollups(this.client, model, version, m.fromMs, m.toMs),
+      (m) => embeddingSumsFromRaw(this.client, model, version, m.fromMs, m.toMs),
+      addEmbeddingSums,
+    );
   }
 
   /**
@@ -355,13 +368,8 @@ export class LiveDrift {
     return rollupsFrom < rollupsTo && rollupsFrom >= b.rollupFromMs ? { w, rollupsFrom, rollupsTo } : { w };
   }
 
-  private async current(p: Profile, win: CurrentWindow): Promise<CurrentCounts> {
-    const { w, rollupsFrom, rollupsTo = w.toMs } = win;
-    if (rollupsFrom === undefined) return currentFromRaw(this.client, p, w);
-    let counts = await currentFromRollups(this.client, p, { fromMs: rollupsFrom, toMs: rollupsTo });
-    if (rollupsFrom > w.fromMs) counts = addCounts(counts, await currentFromRaw(this.client, p, { fromMs: w.fromMs, toMs: rollupsFrom }));
-    if (rollupsTo < w.toMs) counts = addCounts(counts, await currentFromRaw(this.client, p, { fromMs: rollupsTo, toMs: w.toMs }));
-    return counts;
+  private current(p: Profile, win: CurrentWindow): Promise<CurrentCounts> {
+    return fromWindow(win, (m) => currentFromRollups(this.client, p, m), (m) => currentFromRaw(this.client, p, m), addCounts);
   }
 
   /** Drift of one model version over the window ending now; undefined when the window is empty. */
