@@ -188,21 +188,19 @@ export function baselineRoutes(d: BaselineDeps): Hono<Env> {
             `SELECT 0 AS side, dw_cell.1 AS column, dw_cell.2 AS value FROM ${staging} ARRAY JOIN [${cols.map((n) => `(${literal(n)}, ${expr(n)})`).join(', ')}] AS dw_cell`;
           // Vectors through Float32, as ingest stores live ones: a file and the same vectors sent live give one profile.
           const vector = (n: string) => `CAST(CAST(${vectorExpr(n, arrays.includes(n) ? STAGED_ARRAY : 'Nullable(String)')} AS Array(Float32)) AS Array(Float64))`;
-          // An embedding keeps one dimension per model version, live records and reference alike: a
-          // reference of another dimension than the predictions sent would drop out of every report.
-          if (vectors.length > 0 && d.embeddingDims) {
-            const [lengths] = await queryRows<Record<string, string>>(store.client, `SELECT ${vectors.map((n, i) => `max(length(${vector(n)})) AS d${i}`).join(', ')} FROM ${staging}`);
-            vectors.forEach((n, i) => {
-              const dim = Number(lengths[`d${i}`]);
-              const known = d.embeddingDims!.get(model, version, n);
-              if (known !== undefined && dim > 0 && dim !== known) {
-                throw new UploadError(`column "${n}": vectors of dimension ${dim}, but embedding "${n}" of model "${model}" version "${version}" has dimension ${known}`);
-              }
-              if (dim > 0) dims.set(n, dim);
-            });
-          }
           baseline = await d.drift.setBaseline(model, version, {
             kind: 'sources',
+            // An embedding keeps one dimension per model version, live records and reference alike: a
+            // reference of another dimension than the predictions sent would drop out of every report.
+            checkEmbeddings: (profiles) => {
+              for (const { embedding: n, dim } of profiles) {
+                const known = d.embeddingDims?.get(model, version, n);
+                if (known !== undefined && dim !== known) {
+                  throw new UploadError(`column "${n}": vectors of dimension ${dim}, but embedding "${n}" of model "${model}" version "${version}" has dimension ${known}`);
+                }
+                dims.set(n, dim);
+              }
+            },
             rows: Number(counts.dw_rows),
             source: `upload (${format})`,
             sources: {

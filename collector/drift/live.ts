@@ -94,7 +94,14 @@ const dateTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').re
 /** Where a new baseline's reference comes from. */
 export type BaselineSpec =
   | { kind: 'range'; fromMs: number; toMs: number; source: string }
-  | { kind: 'sources'; sources: ReferenceSources; rows: number; source: string };
+  | {
+      kind: 'sources';
+      sources: ReferenceSources;
+      rows: number;
+      source: string;
+      /** Sees the file's embedding profiles before anything is stored; throws to refuse the baseline. */
+      checkEmbeddings?: (profiles: readonly EmbeddingProfile[]) => void;
+    };
 
 /** Adds columns to a report (after its own) and counts its verdicts again. */
 function addColumns(report: DriftReport, columns: ColumnDrift[]): void {
@@ -281,6 +288,7 @@ export class LiveDrift {
     // An uploaded file's vector columns, summarised before anything is stored: a bad one (vectors of
     // different lengths) fails the baseline whole.
     const uploaded = spec.kind === 'sources' && sources.embedding ? await referenceEmbeddingProfiles(this.client, sources.embedding) : [];
+    if (spec.kind === 'sources') spec.checkEmbeddings?.(uploaded);
     const profile = await buildProfile(this.client, model, version, profileId, sources);
     if (profile.features.size === 0 && uploaded.length === 0) throw new DriftInputError('baseline: the reference has no feature values');
     // Embeddings: from a time range's raw rows, or the file's vector columns.
