@@ -82,13 +82,6 @@ export class Spool {
     return true;
   }
 
-  /** The oldest batch (or the i-th oldest), if any. */
-  peek(i = 0): { entry: SpoolEntry; payload: Buffer } | undefined {
-    const entry = this.entries[i];
-    if (!entry) return undefined;
-    return { entry, payload: readFileSync(entry.file) };
-  }
-
   /** The i-th oldest entry, without reading it. */
   at(i: number): SpoolEntry | undefined {
     return this.entries[i];

@@ -70,7 +70,7 @@ beforeEach(async () => {
 afterAll(() => store.close());
 
 const spooledRows = (spool: Spool) => {
-  const b = readSpoolPayload(spool.peek()!.payload);
+  const b = readSpoolPayload(spool.read(spool.at(0)!));
   if (!('tables' in b)) throw new Error('legacy');
   return { predictions: rowCount(b.tables.predictions), labels: rowCount(b.tables.labels), points: rowCount(b.tables.metric_points) };
 };
