@@ -60,7 +60,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   rmSync(staging, { recursive: true, force: true }); // leftovers of a crash were never acknowledged
   mkdirSync(staging, { recursive: true });
   let seq = 0;
-  const insertRowBinary: RowBinaryInsert = async (table, data) => {
+  const insertRowBinary: RowBinaryInsert = async (table, data, settings) => {
     const file = join(staging, `${process.pid}-${seq++}.rowbinary`);
     const fd = openSync(file, 'w');
     try {
@@ -71,7 +71,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     try {
       const structure = table.columns.map(([name, type]) => `${name} ${type}`).join(', ');
       await client.command({
-        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(structure)})`,
+        query: `INSERT INTO ${table.name} (${table.columns.map((c) => c[0]).join(', ')}) SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(structure)})${settingsClause(settings)}`,
       });
     } finally {
       rmSync(file, { force: true });
@@ -82,6 +82,16 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     if (temporary) rmSync(staging, { recursive: true, force: true });
   };
   return { client, kind: 'embedded', insertRowBinary, close };
+}
+
+/** ` SETTINGS k = v, ...` for a statement given as text (the embedded engine takes no separate settings). */
+function settingsClause(settings: Record<string, string | number> | undefined): string {
+  const entries = Object.entries(settings ?? {});
+  if (entries.length === 0) return '';
+  return ` SETTINGS ${entries.map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`not a setting name: ${JSON.stringify(k)}`);
+    return `${k} = ${typeof v === 'number' ? String(v) : literal(v)}`;
+  }).join(', ')}`;
 }
 
 /** Run a SELECT and return its rows as objects. */

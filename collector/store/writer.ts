@@ -346,17 +346,24 @@ export class Writer {
    * stored or dropped as it goes (always a prefix of each table: tables and split halves go in
    * order), and calling `saved` after each step. When the store fails, `done` says what to retry.
    */
-  private async insertTables(t: Tables, done: Counts, saved?: () => void): Promise<void> {
-    for (const k of TABLE_NAMES) await this.insertRows(k, skipRows(t[k], done[k]), done, saved);
+  private async insertTables(t: Tables, done: Counts, saved?: () => void, token?: string): Promise<void> {
+    for (const k of TABLE_NAMES) await this.insertRows(k, skipRows(t[k], done[k]), done, saved, token);
   }
 
   // Data errors split the rows in halves until the bad ones are isolated and dropped (counted).
-  private async insertRows(table: TableName, blocks: Block[], done: Counts, saved?: () => void): Promise<void> {
+  // With a token (a replay), each insert carries one that names its rows: the group, the table, the
+  // offset and the count, the same in a process that resumes the group from its progress note, so
+  // ClickHouse drops an insert it already committed (raw table and rollups; see migration 10). Sync,
+  // as async inserts do not deduplicate by token.
+  private async insertRows(table: TableName, blocks: Block[], done: Counts, saved?: () => void, token?: string): Promise<void> {
     const rows = rowCount(blocks);
     if (rows === 0) return;
     const start = performance.now();
+    const settings = token === undefined
+      ? this.o.insertSettings
+      : { ...this.o.insertSettings, ...(this.o.insertSettings?.async_insert ? { async_insert: 0 } : {}), insert_deduplication_token: `${token}:${table}:${done[table]}:${rows}` };
     try {
-      await insertBlocks(this.store, table, blocks, this.o.insertSettings);
+      await insertBlocks(this.store, table, blocks, settings);
     } catch (e) {
       if (!isDataError(e)) throw e;
       if (rows === 1) {
@@ -367,8 +374,8 @@ export class Writer {
         return;
       }
       const [first, second] = splitRows(blocks);
-      await this.insertRows(table, first, done, saved);
-      await this.insertRows(table, second, done, saved);
+      await this.insertRows(table, first, done, saved, token);
+      await this.insertRows(table, second, done, saved, token);
       return;
     }
     // Counted before anything else can throw: these rows are in ClickHouse.
@@ -386,10 +393,11 @@ export class Writer {
    * Such a group is retried as it was (same files) and only where it is not done: the rows stored
    * so far are counted per table and skipped on the next attempt. That count is also kept on disk
    * (the spool's progress note, fsync'd after each insert and removed with the group's files), so
-   * a collector killed mid-group resumes where it was. What remains: a process that dies between
-   * an insert's success and the note's fsync (or an insert whose answer was lost, e.g. a timeout
-   * after ClickHouse committed it) inserts those rows again; the raw tables collapse them, the
-   * rollups and metric_points count them twice.
+   * a collector killed mid-group resumes where it was. A process that dies between an insert's
+   * success and the note's fsync repeats that insert, with the same deduplication token (see
+   * insertRows), so ClickHouse drops it. What remains: a live insert whose answer was lost (a
+   * timeout after ClickHouse committed it) is replayed under another token and counted twice by
+   * the rollups and metric_points (the raw tables collapse it).
    */
   async replay(): Promise<void> {
     if (this.replaying || !this.degraded) return;
@@ -412,7 +420,7 @@ export class Writer {
             saved();
           }
         } else {
-          await this.insertTables(batch.tables, g.done, saved);
+          await this.insertTables(batch.tables, g.done, saved, this.groupToken(g));
         }
         for (const e of g.entries) this.o.spool.remove(e);
         this.group = undefined;
@@ -518,6 +526,13 @@ export class Writer {
       for (const k of TABLE_NAMES) merged[k].push(...b.tables[k]);
     }
     return { tables: merged };
+  }
+
+  /** The group's identity for deduplication: its files (name and identity), as its progress note names them. */
+  private groupToken(g: ReplayGroup): string {
+    g.stamps ??= g.entries.map((e) => this.o.spool.stamp(e));
+    const files = g.entries.map((e, i) => `${basename(e.file)}@${g.stamps![i]}`).join('\n');
+    return `dw-replay-${createHash('sha256').update(files).digest('hex').slice(0, 32)}`;
   }
 
   // The progress note: the group's files (name and identity), its rows and the rows done, per table.

@@ -195,6 +195,49 @@ describe('store lost part-way through a merged replay', () => {
   });
 });
 
+describe('an insert committed before the process died, its progress note never written', () => {
+  it('is dropped by ClickHouse when the next process repeats it: raw rows and rollups count once', async () => {
+    const spoolDir = join(dir, 'spool-token');
+    const spool = new Spool(spoolDir, 1 << 24);
+    spool.append(batch('token', ['a0', 'b0']));
+    spool.append(batch('token', ['a1', 'b1']));
+    // The process dies right after the predictions' insert: neither its progress note nor the next
+    // table's insert happens. (The note's write is what is lost; the store closing stops the rest.)
+    spool.saveProgress = () => {};
+    const inserts: string[] = [];
+    const w1 = new Writer(store, { spool, onInsert: (t, n) => (inserts.push(`${t}:${n}`), onInsert(t)), ...quiet });
+    closeAfter = 'predictions';
+    await w1.replay();
+    await w1.close();
+    expect(inserts).toEqual(['predictions:4']);
+    expect(existsSync(join(spoolDir, 'replay-progress.json'))).toBe(false);
+
+    await reopen();
+    const w2 = new Writer(store, { spool: new Spool(spoolDir, 1 << 24), onInsert: (t, n) => inserts.push(`${t}:${n}`), ...quiet });
+    await w2.replay();
+    expect(w2.degraded).toBe(false);
+    // The whole group went again, the predictions with the same token: ClickHouse kept one copy.
+    expect(inserts).toEqual(['predictions:4', 'predictions:4', 'labels:2', 'metric_points:2']);
+    expect(readdirSync(spoolDir)).toEqual([]);
+    expect(await counts('token')).toEqual({ minutes: 4, features: 4, predictions: 4, labels: 2, points: 2 });
+    await w2.close();
+  });
+
+  it('a new group of other files (same rows, new spool files) is a new insert, not a repeat', async () => {
+    const spoolDir = join(dir, 'spool-token-new');
+    for (let round = 0; round < 2; round++) {
+      const spool = new Spool(spoolDir, 1 << 24);
+      spool.append(batch('token-new', ['a0', 'b0']));
+      const w = new Writer(store, { spool, ...quiet });
+      await w.replay();
+      await w.close();
+    }
+    // Resent rows (an SDK retry) are two inserts: the rollups and metric_points count both, as for
+    // live inserts (the raw tables collapse them whenever they merge).
+    expect(await counts('token-new')).toMatchObject({ minutes: 4, features: 4, points: 2 });
+  });
+});
+
 describe('a spool file that cannot be read back', () => {
   it('is moved to corrupt/, logged and counted, and the files behind it replay', async () => {
     const spoolDir = join(dir, 'spool-corrupt');
