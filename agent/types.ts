@@ -81,7 +81,7 @@ export interface MonitorOptions {
   headers?: Record<string, string>;
   /** Export encoding; protobuf by default. */
   encoding?: 'protobuf' | 'json';
-  /** gzip request bodies (default true). */
+  /** gzip request bodies (default: true, except to a loopback endpoint, where it costs CPU and saves nothing). */
   gzip?: boolean;
   /** Upper bound of buffered telemetry in bytes, in flight included (default 64 MB); new records are dropped beyond it. */
   maxBufferBytes?: number;

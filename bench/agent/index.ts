@@ -125,7 +125,8 @@ interface Contender {
 }
 
 function driftwatch(url: string, worker: boolean, from = inputs, label = ''): Contender & { monitor: Monitor } {
-  const monitor = createMonitor({ model: MODEL, version: VERSION, endpoint: url, worker });
+  // gzip as the baseline does (the SDK would not compress for this loopback sink by default).
+  const monitor = createMonitor({ model: MODEL, version: VERSION, endpoint: url, worker, gzip: true });
   return {
     name: (worker ? 'driftwatch (worker thread, protobuf+gzip)' : 'driftwatch (worker: false, in-thread, protobuf+gzip)') + label,
     monitor,

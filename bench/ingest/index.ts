@@ -22,8 +22,8 @@ const LOADERS = Number(process.env.BENCH_INGEST_LOADERS ?? 2);
 const OFFERED = Number(process.env.BENCH_INGEST_RATE ?? 100_000);
 // Records per export request (the SDK's default when unset).
 const BATCH = process.env.BENCH_INGEST_BATCH ?? '';
-// gzip request bodies (the SDK's default); BENCH_INGEST_GZIP=false for a collector on the same host.
-const GZIP = process.env.BENCH_INGEST_GZIP ?? 'true';
+// gzip request bodies: the SDK's default when unset (none to this loopback collector); true or false.
+const GZIP = process.env.BENCH_INGEST_GZIP ?? '';
 const RAW_ROWS = 200_000;
 const RAW_BATCH = 50_000; // the writer's largest insert
 
@@ -106,7 +106,7 @@ async function main() {
     const results = await Promise.all(
       Array.from({ length: LOADERS }, (_, w) =>
         new Promise<Record<string, number>>((resolve, reject) => {
-          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), '--gzip', GZIP, ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [] });
+          const child = fork(loadScript, ['--endpoint', collector.url, '--seconds', String(SECONDS), '--worker', String(w), '--rate', String(OFFERED / LOADERS), ...(GZIP ? ['--gzip', GZIP] : []), ...(BATCH ? ['--batch', BATCH] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: [] });
           let out = '';
           child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
           child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`load generator exited ${code}`))));

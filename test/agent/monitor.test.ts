@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { createMonitor, type Monitor, type MonitorOptions } from '../../agent/index.js';
+import { gzipByDefault } from '../../agent/monitor.js';
 import { freePort, startOtlpSink, type OtlpSink } from './sink.js';
 
 const warnings: string[] = [];
@@ -34,7 +35,7 @@ describe('delivery', () => {
   for (const worker of [true, false]) {
     it(`exports predictions and labels (protobuf, gzip) ${worker ? 'from the worker thread' : 'in-thread'}`, async () => {
       const s = await sink();
-      const m = monitor({ endpoint: s.url, worker, apiKey: 'k1' });
+      const m = monitor({ endpoint: s.url, worker, apiKey: 'k1', gzip: true });
       const ids: string[] = [];
       // Generated ids, and now and then one given by the caller, in the same chunks.
       for (let i = 0; i < 5000; i++) ids.push(m.record({ id: i % 100 === 99 ? `own-${i}` : undefined, features: features(i), prediction: i % 2, score: 0.5, latencyMs: 3, segment: { channel: 'web' } }));
@@ -54,6 +55,21 @@ describe('delivery', () => {
       expect(m.stats()).toMatchObject({ recorded: 5003, exported: 5003, dropped: 0, failed: 0, queuedBytes: 0 });
     });
   }
+
+  it('gzips by default except to a loopback collector', async () => {
+    const s = await sink();
+    const port = new URL(s.url).port;
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const m = monitor({ endpoint: `http://${host}:${port}` });
+      m.record({ id: `d-${host}`, features: { x: 1 }, prediction: 1 });
+      await m.flush();
+    }
+    expect(s.requests.map((r) => r.headers['content-encoding'])).toEqual([undefined, undefined]);
+    expect(s.accepted().predictions.map((p) => p.id)).toEqual(['d-127.0.0.1', 'd-localhost']);
+    // Anywhere else the body is compressed (no other host answers here: the choice itself is checked).
+    for (const u of ['http://127.0.0.1:4318', 'http://127.1.2.3', 'http://[::1]:4318', 'http://LocalHost:4318', 'http://api.localhost/x']) expect(gzipByDefault(u), u).toBe(false);
+    for (const u of ['http://collector:4318', 'https://10.0.0.7:4318', 'http://127.0.0.1.example.com', 'http://[::2]:4318', 'not a url']) expect(gzipByDefault(u), u).toBe(true);
+  });
 
   it('sends OTLP/JSON when asked, with or without gzip', async () => {
     for (const gzip of [true, false]) {
