@@ -87,13 +87,29 @@ function arrayValue(r: Reader, stop: number): AttrVal {
 
 // Attribute keys repeat on every record: a key's string is kept by a hash of its bytes, so the
 // common case reads no UTF-8 and allocates nothing (the bytes are compared, never trusted to the hash).
-const keys = new Map<number, { bytes: Uint8Array; key: string }>();
-function keyString(r: Reader): string {
+// Records of one request mostly list the same keys in the same order: the key last seen at the
+// same position (`slot`) is compared first, which skips the hash and the lookup (decoding a
+// 20-feature record: 4.5 -> 3.8 us, bench/README.md).
+interface KnownKey { bytes: Uint8Array; key: string }
+const keys = new Map<number, KnownKey>();
+const SLOTS = 128;
+const bySlot: (KnownKey | undefined)[] = new Array(SLOTS).fill(undefined);
+function keyString(r: Reader, slot: number): string {
   const len = r.uint32();
   const start = r.pos;
   const stop = start + len;
   if (stop > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
   const buf = r.buf;
+  const last = slot < SLOTS ? bySlot[slot] : undefined;
+  if (last !== undefined && last.bytes.length === len) {
+    const b = last.bytes;
+    let i = 0;
+    while (i < len && b[i] === buf[start + i]) i++;
+    if (i === len) {
+      r.pos = stop;
+      return last.key;
+    }
+  }
   let h = 0x811c9dc5 ^ len;
   for (let i = start; i < stop; i++) h = Math.imul(h ^ buf[i], 0x01000193);
   const hit = keys.get(h);
@@ -102,21 +118,27 @@ function keyString(r: Reader): string {
     for (let i = 0; i < len; i++) if (hit.bytes[i] !== buf[start + i]) { same = false; break; }
     if (same) {
       r.pos = stop;
+      if (slot < SLOTS) bySlot[slot] = hit;
       return hit.key;
     }
   }
   const key = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('utf8');
   r.pos = stop;
-  if (hit === undefined && keys.size < 10_000) keys.set(h, { bytes: new Uint8Array(buf.subarray(start, stop)), key }); // a copy: the body is not kept
+  if (hit === undefined && keys.size < 10_000) {
+    const known = { bytes: new Uint8Array(buf.subarray(start, stop)), key }; // a copy: the body is not kept
+    keys.set(h, known);
+    if (slot < SLOTS) bySlot[slot] = known;
+  }
   return key;
 }
 
-function keyValue(r: Reader, stop: number, into: Attrs): void {
+// Slots of the position cache: a record's attributes from 0, the resource's from SLOTS / 2.
+function keyValue(r: Reader, stop: number, into: Attrs, base: number): void {
   let key: string | undefined;
   let value: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag >>> 3 === 1) key = keyString(r);
+    if (tag >>> 3 === 1) key = keyString(r, base + into.keys.length);
     else if (tag >>> 3 === 2) value = anyValue(r, end(r));
     else r.skipType(tag & 7);
   }
@@ -127,7 +149,7 @@ function resource(r: Reader, stop: number): Attrs {
   const attrs = new Attrs();
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag >>> 3 === 1) keyValue(r, end(r), attrs);
+    if (tag >>> 3 === 1) keyValue(r, end(r), attrs, SLOTS / 2);
     else r.skipType(tag & 7);
   }
   return attrs;
@@ -142,7 +164,7 @@ function logRecord(r: Reader, stop: number): RecordView {
     switch (tag >>> 3) {
       case 1: view.timeMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
       case 11: view.observedMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
-      case 6: keyValue(r, end(r), view.attrs); break;
+      case 6: keyValue(r, end(r), view.attrs, 0); break;
       case 12: view.eventName = r.string(); break;
       default: r.skipType(tag & 7);
     }

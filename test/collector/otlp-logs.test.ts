@@ -32,6 +32,31 @@ const good = {
 };
 
 describe('OTLP logs decoding', () => {
+  it('reads each key from its bytes when records reorder their keys or change one byte at a position', () => {
+    // The protobuf decoder first compares a key with the one last seen at the same position: keys of
+    // equal length that differ in one byte, and the same keys in another order, must not be mixed up.
+    const rec = (id: string, keys: string[]) => ({
+      timeUnixNano: '1700000000123000000',
+      eventName: 'ml.prediction',
+      attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { intValue: '1' }), ...keys.map((k, i) => kv(k, { doubleValue: i + 0.5 }))],
+    });
+    const req = request([
+      rec('a', ['ml.feature.x1', 'ml.feature.x2', 'ml.segment.s1']),
+      rec('b', ['ml.feature.x2', 'ml.feature.x1', 'ml.segment.s2']),
+      rec('c', ['ml.feature.y1', 'ml.feature.x3', 'ml.feature.x1']),
+      rec('d', ['ml.feature.x1', 'ml.feature.x2', 'ml.segment.s1']),
+    ]);
+    const b = decodeLogsProtobuf(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req)).finish(), LIMITS, NOW);
+    expect(b.rejected).toEqual([]);
+    expect(b.predictions.map((p) => [p.id, p.num, p.segment])).toEqual([
+      ['a', { x1: 0.5, x2: 1.5 }, { s1: '2.5' }],
+      ['b', { x2: 0.5, x1: 1.5 }, { s2: '2.5' }],
+      ['c', { y1: 0.5, x3: 1.5, x1: 2.5 }, {}],
+      ['d', { x1: 0.5, x2: 1.5 }, { s1: '2.5' }],
+    ]);
+    expect(b.predictions).toEqual(decodeLogs(req, LIMITS, NOW).predictions.map((p, i) => ({ ...p, id: b.predictions[i].id })));
+  });
+
   it('turns a prediction record into a row, typing features by attribute type', () => {
     const b = decodeLogs(request([good]), LIMITS, NOW);
     expect(b.rejected).toEqual([]);
