@@ -136,6 +136,17 @@ export const finiteVectorSql = (v: string) => `arrayAll(x -> isFinite(x), ${v})`
 export const vectorMomentsSql = (v: string, ok: string) =>
   `countIf(${ok}) AS n, avgForEachIf(${v}, ${ok}) AS mean, varSampStableForEachIf(${v}, ${ok}) AS var`;
 
+/** A row of vectorMomentsSql's aggregates (JSON numbers may come as strings, NaN as null), with its non-finite count. */
+export interface MomentsRow { n: string | number; nonfinite: string | number; mean: (number | null)[]; var: (number | null)[] }
+
+const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
+
+/** One side of a vector column from its moments row (none: no usable vector) and its row count. */
+export function momentsSide(r: MomentsRow | undefined, rows: number): VectorSide {
+  if (!r) return { rows, n: 0, nonfinite: 0, mean: [], var: [] };
+  return { rows, n: num(r.n), nonfinite: num(r.nonfinite), mean: r.mean.map(num), var: r.var.map(num) };
+}
+
 /** Vectors of the predictions rows matching `where` (with {dw_*} parameters), as (k, e, v, ok). */
 const vectors = (where: string) => `
   SELECT k, e, CAST(e, 'Array(Float64)') AS v, ${finiteVectorSql('e')} AS ok, id, ts
@@ -371,12 +382,9 @@ export async function segmentEmbeddingColumns(
      GROUP BY side, k`,
     { ...params, ...names },
   );
-  const num = (v: unknown) => (v === null || v === undefined ? NaN : Number(v));
   const side = (k: string, s: number, total: number): VectorSide => {
     const r = found.find((x) => x.k === k && Number(x.side) === s);
-    const n = r ? num(r.n) : 0;
-    const nonfinite = r ? num(r.nonfinite) : 0;
-    return { rows: Math.max(total, n + nonfinite), n, nonfinite, mean: r ? r.mean.map(num) : [], var: r ? r.var.map(num) : [] };
+    return momentsSide(r, Math.max(total, r ? num(r.n) + num(r.nonfinite) : 0));
   };
   const out: ColumnDrift[] = [];
   for (const p of profiles) {

@@ -8,7 +8,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { MAX_EMBEDDING_DIMS } from '../ingest/embeddings.js';
-import { finiteVectorSql, GRAM_SETTINGS, gramSampleSize, traceSqSql, vectorMomentsSql, type EmbeddingProfile, type VectorSide } from './embedding.js';
+import { finiteVectorSql, GRAM_SETTINGS, gramSampleSize, momentsSide, traceSqSql, vectorMomentsSql, type EmbeddingProfile, type VectorSide } from './embedding.js';
 import type { SqlSource } from './engine.js';
 import { DriftInputError } from './report.js';
 
@@ -56,14 +56,7 @@ export async function vectorSummaries(client: ClickHouseClient, src: SqlSource):
     const dim = dims[0] ?? 0;
     const side = (s: number): VectorSide => {
       const mine = list.filter((r) => Number(r.side) === s);
-      const v = mine.find((r) => Number(r.dim) === dim && dim > 0);
-      return {
-        rows: mine.reduce((sum, r) => sum + num(r.rows), 0),
-        nonfinite: v ? num(v.nonfinite) : 0,
-        n: v ? num(v.n) : 0,
-        mean: v ? v.mean.map(num) : [],
-        var: v ? v.var.map(num) : [],
-      };
+      return momentsSide(mine.find((r) => Number(r.dim) === dim && dim > 0), mine.reduce((sum, r) => sum + num(r.rows), 0));
     };
     return { column, dim, ref: side(0), cur: side(1) };
   });

@@ -56,6 +56,10 @@ const rest = (t: Tables, done: Counts): Tables => ({
   labels: skipRows(t.labels, done.labels),
   metric_points: skipRows(t.metric_points, done.metric_points),
 });
+/** Appends the blocks of `from` to those of `into`, table by table (a merged replay's batches, in order). */
+const appendTables = (into: Tables, from: Tables): void => {
+  for (const k of TABLE_NAMES) for (const block of from[k]) into[k].push(block);
+};
 interface Waiter { resolve(): void; reject(e: Error): void }
 
 // A spooled batch: a magic line naming its format, a JSON header line, then its body: per table
@@ -505,7 +509,7 @@ export class Writer {
             break; // moved aside once it is the oldest
           }
           if (!('tables' in b)) break;
-          for (const k of TABLE_NAMES) for (const block of b.tables[k]) merged[k].push(block);
+          appendTables(merged, b.tables);
           entries.push(next);
           rows += TABLE_NAMES.reduce((n, k) => n + rowCount(b.tables[k]), 0);
           bytes += next.bytes;
@@ -523,7 +527,7 @@ export class Writer {
     const merged = emptyTables();
     for (const b of batches) {
       if (!('tables' in b)) throw new Error('a 0.1.0 batch in a merged group');
-      for (const k of TABLE_NAMES) merged[k].push(...b.tables[k]);
+      appendTables(merged, b.tables);
     }
     return { tables: merged };
   }
