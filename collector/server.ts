@@ -1,7 +1,6 @@
 // The HTTP surface: routes only; everything they call is passed in.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { bodyLimit } from 'hono/body-limit';
 import { apiRoutes, type ApiDeps } from './api/routes.js';
 import { logsReceiver, metricsReceiver, type ReceiverDeps } from './ingest/receiver.js';
 import type { Telemetry } from './telemetry.js';
@@ -23,14 +22,11 @@ export function createApp(d: ServerDeps): Hono<Env> {
   const app = new Hono<Env>();
   const auth = authenticate(d.keys);
 
-  const limit = bodyLimit({
-    maxSize: d.logs.maxBodyBytes,
-    onError: (c) => c.json({ code: 3, message: `body larger than ${d.logs.maxBodyBytes} bytes` }, 413),
-  });
-  // Ingest: a key needs the write scope; each record is then checked against the key's models.
+  // Ingest: a key needs the write scope; each record is then checked against the key's models. The
+  // receivers apply the body size limit themselves as they read (ingest/read-body.ts: 413).
   const ingest: ReceiverDeps = { ...d.logs, authorize: (c, model) => can(c.get('principal') as Principal, 'write', model) };
-  app.post('/v1/logs', auth, requireScope('write', 'some'), limit, logsReceiver(ingest));
-  app.post('/v1/metrics', auth, requireScope('write', 'some'), limit, metricsReceiver(ingest));
+  app.post('/v1/logs', auth, requireScope('write', 'some'), logsReceiver(ingest));
+  app.post('/v1/metrics', auth, requireScope('write', 'some'), metricsReceiver(ingest));
 
   // Liveness: the process serves and can accept data (into ClickHouse or the spool).
   app.get('/healthz', (c) => (d.ready() ? c.json({ status: 'ok' }) : c.json({ status: 'starting' }, 503)));

@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import type protobuf from 'protobufjs';
 import { ExportLogsServiceResponse, ExportMetricsServiceResponse, Status } from '../../otlp/schema.js';
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
+import { BodyTooLarge, readBody } from './read-body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
 import { decodeLogsProtobuf } from './otlp-logs-protobuf.js';
 import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
@@ -133,9 +134,13 @@ function receiver(s: Signal, deps: ReceiverDeps) {
     }
     let d: Decoded;
     try {
-      const raw = new Uint8Array(await c.req.arrayBuffer());
+      const raw = await readBody(c, deps.maxBodyBytes);
       d = s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, scoped.limits);
     } catch (e) {
+      if (e instanceof BodyTooLarge) {
+        deps.onRequest?.(s.name, 413);
+        return c.json({ code: 3, message: e.message }, 413);
+      }
       if (e instanceof BadRequest || e instanceof RangeError) {
         deps.onRequest?.(s.name, 400);
         return respond(c, s, 400, enc, { error: (e as Error).message });

@@ -87,4 +87,26 @@ describe('POST /v1/logs', () => {
     expect(((await res.json()) as { message: string }).message).toBe('body larger than 262144 bytes');
     expect(await stored('rx')).not.toContain('big-0');
   });
+
+  it('limits a chunked body (no Content-Length) as it arrives, and reads one within the limit', async () => {
+    // A body streamed in 16 KB pieces: sent with Transfer-Encoding: chunked, its size known only at its end.
+    const chunked = (text: string) => {
+      const bytes = Buffer.from(text);
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          if (at >= bytes.length) return ctl.close();
+          ctl.enqueue(bytes.subarray(at, (at += 16 * 1024)));
+        },
+      });
+    };
+    const send = (text: string) =>
+      fetch(`${c.url}/v1/logs`, { method: 'POST', body: chunked(text), headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    const big = await send(JSON.stringify(req(Array.from({ length: 3000 }, (_, i) => pred(`chunked-big-${i}`)))));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { message: string }).message).toBe('body larger than 262144 bytes');
+    const small = await send(JSON.stringify(req(Array.from({ length: 300 }, (_, i) => pred(`chunked-${String(i).padStart(3, '0')}`)))));
+    expect(small.status).toBe(200);
+    expect((await stored('rx')).filter((id) => id.startsWith('chunked-'))).toEqual(Array.from({ length: 300 }, (_, i) => `chunked-${String(i).padStart(3, '0')}`));
+  });
 });
