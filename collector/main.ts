@@ -134,13 +134,13 @@ export async function startCollector(config: Config, log: Logger = createLogger(
       guard,
       maxBodyBytes: config.maxBodyBytes,
       store: (batch) => writer.write(batch),
-      onRequest(signal, status, batch, rejected, seconds) {
+      onRequest(signal, status, counts, rejected, seconds) {
         telemetry.requests.add(1, { signal, status: String(status) });
         if (seconds !== undefined) telemetry.requestDuration.record(seconds, { signal, status: String(status) });
         const outcome = status === 200 ? 'accepted' : 'failed';
-        if (batch?.predictions) telemetry.records.add(batch.predictions.length, { kind: 'prediction', outcome });
-        if (batch?.labels) telemetry.records.add(batch.labels.length, { kind: 'label', outcome });
-        if (batch?.metrics) telemetry.records.add(batch.metrics.length, { kind: 'metric_point', outcome });
+        if (counts?.predictions !== undefined) telemetry.records.add(counts.predictions, { kind: 'prediction', outcome });
+        if (counts?.labels !== undefined) telemetry.records.add(counts.labels, { kind: 'label', outcome });
+        if (counts?.metrics !== undefined) telemetry.records.add(counts.metrics, { kind: 'metric_point', outcome });
         // Rejections by reason, with the path's indices folded away so the label stays bounded.
         for (const r of rejected ?? []) {
           telemetry.records.add(1, { kind: signal, outcome: 'rejected', reason: r.reason.replace(/\d+|"[^"]*"/g, '…').slice(0, 80) });
