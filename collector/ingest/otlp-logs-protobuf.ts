@@ -138,7 +138,7 @@ function keyValue(r: Reader, stop: number, into: Attrs, base: number): void {
   let value: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
-    if (tag >>> 3 === 1) key = keyString(r, base + into.keys.length);
+    if (tag >>> 3 === 1) key = keyString(r, base + into.size);
     else if (tag >>> 3 === 2) value = anyValue(r, end(r));
     else r.skipType(tag & 7);
   }
@@ -157,8 +157,12 @@ function resource(r: Reader, stop: number): Attrs {
 
 const nanosToMs = (n: number) => (n > 0 ? Math.floor(n / 1e6) : undefined);
 
-function logRecord(r: Reader, stop: number): RecordView {
-  const view: RecordView = { eventName: '', attrs: new Attrs() };
+/** Reads a LogRecord into `view` (its fields reset first). */
+function logRecord(r: Reader, stop: number, view: RecordView = { eventName: '', attrs: new Attrs() }): RecordView {
+  view.eventName = '';
+  view.timeMs = undefined;
+  view.observedMs = undefined;
+  view.attrs.clear();
   while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -170,6 +174,67 @@ function logRecord(r: Reader, stop: number): RecordView {
     }
   }
   return view;
+}
+
+/** A record's place in the request, spelled only for an error message. */
+class RecordPath {
+  constructor(public ri = 0, public si = 0, public li = 0) {}
+  toString(): string {
+    return `resourceLogs[${this.ri}].scopeLogs[${this.si}].logRecords[${this.li}]`;
+  }
+}
+
+function toRow(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
+  try {
+    recordToRow(view, path, res, limits, now, out);
+  } catch (e) {
+    out.rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path: String(path), reason: (e as Error).message });
+  }
+}
+
+/**
+ * One ResourceLogs (r at its first field, up to rlEnd). Encoders write the resource (field 1) before
+ * the scope logs (field 2): then each record becomes its row as it is read, through one reused view
+ * and path, so a valid record leaves no garbage but its row. A resource after the records (or a
+ * second one) needs every record kept until the end: `buffered` reads it that way (the caller
+ * rewinds and asks for it when this returns false).
+ */
+function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, limits: Limits, now: number, out: DecodedBatch): boolean {
+  let res: Attrs | undefined;
+  let recordsSeen = false;
+  const pending: { view: RecordView; path: RecordPath }[] = [];
+  const view: RecordView = { eventName: '', attrs: new Attrs() };
+  const path = new RecordPath(ri);
+  let si = 0;
+  while (r.pos < rlEnd) {
+    const t = r.uint32();
+    if (t >>> 3 === 1) {
+      if (recordsSeen && !buffered) return false;
+      res = resource(r, end(r));
+    } else if (t >>> 3 === 2) {
+      const slEnd = end(r);
+      let li = 0;
+      while (r.pos < slEnd) {
+        const u = r.uint32();
+        if (u >>> 3 !== 2) {
+          r.skipType(u & 7);
+          continue;
+        }
+        if (!buffered && res === undefined) return false;
+        recordsSeen = true;
+        if (buffered) pending.push({ view: logRecord(r, end(r)), path: new RecordPath(ri, si, li++) });
+        else {
+          logRecord(r, end(r), view);
+          path.si = si;
+          path.li = li++;
+          toRow(view, path, res!, limits, now, out);
+        }
+      }
+      si++;
+    } else r.skipType(t & 7);
+  }
+  for (const p of pending) toRow(p.view, p.path, res ?? new Attrs(), limits, now, out);
+  return true;
 }
 
 export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = Date.now()): DecodedBatch {
@@ -184,34 +249,18 @@ export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = 
         r.skipType(tag & 7);
         continue;
       }
-      const rPath = `resourceLogs[${ri++}]`;
       const rlEnd = end(r);
-      // Records are read as they come; the resource may follow them on the wire, so rows are
-      // built once the whole ResourceLogs is read.
-      let res = new Attrs();
-      const pending: { view: RecordView; path: string }[] = [];
-      let si = 0;
-      while (r.pos < rlEnd) {
-        const t = r.uint32();
-        if (t >>> 3 === 1) res = resource(r, end(r));
-        else if (t >>> 3 === 2) {
-          const slEnd = end(r);
-          let li = 0;
-          const scopePath = `${rPath}.scopeLogs[${si++}]`;
-          while (r.pos < slEnd) {
-            const u = r.uint32();
-            if (u >>> 3 === 2) pending.push({ view: logRecord(r, end(r)), path: `${scopePath}.logRecords[${li++}]` });
-            else r.skipType(u & 7);
-          }
-        } else r.skipType(t & 7);
+      const start = r.pos;
+      const sizes = [out.predictions.length, out.labels.length, out.rejected.length];
+      if (!resourceLogs(r, rlEnd, ri, false, limits, now, out)) {
+        // The resource came late: what was built from this ResourceLogs goes, and it is read again.
+        out.predictions.length = sizes[0];
+        out.labels.length = sizes[1];
+        out.rejected.length = sizes[2];
+        r.pos = start;
+        resourceLogs(r, rlEnd, ri, true, limits, now, out);
       }
-      for (const { view, path } of pending) {
-        try {
-          recordToRow(view, path, res, limits, now, out);
-        } catch (e) {
-          out.rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path, reason: (e as Error).message });
-        }
-      }
+      ri++;
     }
     if (r.pos !== r.len) throw new Error('trailing bytes');
   } catch (e) {
