@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import protobuf from 'protobufjs';
 import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js';
 import { BadRequest } from '../../collector/ingest/body.js';
@@ -32,6 +33,48 @@ const good = {
 };
 
 describe('OTLP logs decoding', () => {
+  it('reads a resource that comes after its records, or twice, as the generic decoder does', () => {
+    // Encoders write the resource first, and the protobuf decoder builds rows as it reads; these
+    // orders make it read the ResourceLogs again, keeping every record until the resource is known.
+    const rec = (id: string) => ({ timeUnixNano: '1700000000123000000', eventName: 'ml.prediction', attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { intValue: '1' }), kv('ml.feature.x', { doubleValue: 2 })] });
+    const res = (model: string) => [kv('ml.model.name', { stringValue: model }), kv('ml.model.version', { stringValue: `${model}-v` })];
+    const one = (resource: unknown[], ids: string[]) => ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(request(ids.map(rec), resource))).finish();
+    // The fields of the (only) ResourceLogs of an encoded request: [resource, scopeLogs].
+    const fields = (bytes: Uint8Array) => {
+      const outer = protobuf.Reader.create(bytes);
+      outer.uint32();
+      const inner = outer.bytes();
+      const r = protobuf.Reader.create(inner);
+      const parts: Uint8Array[] = [];
+      while (r.pos < r.len) {
+        const from = r.pos;
+        r.skipType(r.uint32() & 7);
+        parts.push(inner.subarray(from, r.pos));
+      }
+      return parts;
+    };
+    const wrap = (...parts: Uint8Array[]) => protobuf.Writer.create().uint32(10).bytes(Buffer.concat(parts)).finish();
+    const [resA, scope1] = fields(one(res('late-a'), ['l1', 'l2']));
+    const [resB, scope2] = fields(one(res('late-b'), ['l3']));
+    const cases = {
+      'resource last': wrap(scope1, resA),
+      'a second resource after the records': wrap(resA, scope1, resB, scope2),
+      'the resource between two scopes': wrap(scope1, resB, scope2),
+      // Two ResourceLogs: the first in the usual order, the second late; rows keep their order.
+      'usual, then late': Buffer.concat([wrap(resA, scope1), wrap(scope2, resB)]),
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const generic = decodeLogs(parseLogsRequest(bytes, 'protobuf'), LIMITS, NOW);
+      const direct = decodeLogsProtobuf(bytes, LIMITS, NOW);
+      const shape = (b: typeof direct) => b.predictions.map((p) => [p.model, p.version, p.id, p.num]);
+      expect(shape(direct), name).toEqual(shape(generic));
+      expect(direct.rejected, name).toEqual(generic.rejected);
+    }
+    expect(decodeLogsProtobuf(cases['resource last'], LIMITS, NOW).predictions.map((p) => `${p.model}/${p.id}`)).toEqual(['late-a/l1', 'late-a/l2']);
+    expect(decodeLogsProtobuf(cases['a second resource after the records'], LIMITS, NOW).predictions.map((p) => `${p.model}/${p.id}`)).toEqual(['late-b/l1', 'late-b/l2', 'late-b/l3']);
+    expect(decodeLogsProtobuf(cases['usual, then late'], LIMITS, NOW).predictions.map((p) => `${p.model}/${p.id}`)).toEqual(['late-a/l1', 'late-a/l2', 'late-b/l3']);
+  });
+
   it('reads each key from its bytes when records reorder their keys or change one byte at a position', () => {
     // The protobuf decoder first compares a key with the one last seen at the same position: keys of
     // equal length that differ in one byte, and the same keys in another order, must not be mixed up.
