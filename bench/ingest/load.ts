@@ -15,9 +15,10 @@ export async function runLoad(argv: string[]): Promise<void> {
   const worker = arg('worker', '0');
   // SDK defaults apart from the flush interval; --batch overrides the records per export request.
   const batch = arg('batch', '');
+  const inflight = arg('inflight', '');
   // --gzip true|false overrides the SDK's default (no gzip to a loopback collector such as this one).
   const gzip = arg('gzip', '');
-  const monitor = createMonitor({ model: 'bench-ingest', version: 'v1', endpoint, flushIntervalMs: 100, ...(gzip ? { gzip: gzip !== 'false' } : {}), ...(batch ? { maxBatchSize: Number(batch) } : {}) });
+  const monitor = createMonitor({ model: 'bench-ingest', version: 'v1', endpoint, flushIntervalMs: 100, ...(gzip ? { gzip: gzip !== 'false' } : {}), ...(batch ? { maxBatchSize: Number(batch) } : {}), ...(inflight ? { maxConcurrentExports: Number(inflight) } : {}) });
   const features: Record<string, number> = {};
   const names = Array.from({ length: 20 }, (_, k) => `f${k}`);
   let n = 0;
