@@ -89,7 +89,7 @@ export interface MonitorOptions {
   flushIntervalMs?: number;
   /** Records per export request (default 2000). */
   maxBatchSize?: number;
-  /** Export requests in flight at once (default 4, at most 64). */
+  /** Export requests in flight at once (default 16, at most 64). */
   maxConcurrentExports?: number;
   /** Fraction of predictions recorded, 0..1 (labels are always kept). */
   sampleRate?: number;
