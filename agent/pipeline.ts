@@ -13,7 +13,13 @@ export interface PipelineEnv {
   /** Hex digest used by `redact: { feature: 'hash' }`. */
   hash(text: string): string;
   post(msg: PipelineMessage): void;
+  /** One POST (default: fetch); see httpPost in worker.ts. */
+  request?: HttpPost;
 }
+
+/** A POST of `body`: the answer's status, body and two headers; throws on a network error or abort. */
+export type HttpPost = (url: string, body: Uint8Array, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal) => Promise<HttpAnswer>;
+export interface HttpAnswer { status: number; body: Uint8Array; ct: string | null; retryAfter: string | null }
 
 export interface Pipeline {
   /** Encodes and exports one batch; posts exactly one `done` message for it. */
@@ -538,8 +544,9 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     }
   }
 
-  async function post(payload: Uint8Array, headers: Record<string, string>): Promise<{ status: number; body: Uint8Array; ct: string | null; retryAfter: string | null }> {
+  async function post(payload: Uint8Array, headers: Record<string, string>): Promise<HttpAnswer> {
     const timeout = Math.max(1, Math.min(cfg.timeoutMs, deadline - Date.now()));
+    if (env.request) return env.request(cfg.url, payload, headers, timeout, atDeadline.signal);
     const res = await fetch(cfg.url, {
       method: 'POST',
       headers,
@@ -587,8 +594,8 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
           }
           wait = retryAfterMs(r.retryAfter);
         } catch (e) {
-          const err = e as Error & { cause?: { code?: string; message?: string } };
-          reason = err.cause?.code ?? err.cause?.message ?? err.message;
+          const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
+          reason = err.cause?.code ?? err.cause?.message ?? err.code ?? err.message;
         }
         const backoff = Math.min(cfg.retryMaxMs, cfg.retryBaseMs * 2 ** Math.min(attempt, 20));
         const delay = wait !== undefined ? Math.min(wait, cfg.retryMaxMs * 4) : backoff / 2 + Math.random() * (backoff / 2);
