@@ -11,10 +11,35 @@ import type { DecodedBatch } from './records.js';
 type Reader = protobuf.Reader;
 const { Reader } = protobuf;
 
-// Long (from protobufjs' fixed64/int64) to a JS number.
-function longToNumber(l: number | { low: number; high: number; unsigned?: boolean }): number {
-  if (typeof l === 'number') return l;
-  return l.unsigned ? (l.high >>> 0) * 4294967296 + (l.low >>> 0) : l.high * 4294967296 + (l.low >>> 0);
+// 64-bit fields read as numbers directly: protobufjs' fixed64()/int64() build an object per value,
+// three or four per record here (timestamps, integer attributes).
+const TWO32 = 4294967296;
+/** A fixed64 (unsigned, as OTLP's time fields) as a number (exact below 2^53). */
+function fixed64(r: Reader): number {
+  const lo = r.fixed32();
+  return r.fixed32() * TWO32 + lo;
+}
+/** An int64 varint as a number (two's complement for negatives; exact below 2^53 in magnitude). */
+function int64(r: Reader): number {
+  const buf = r.buf;
+  let lo = 0;
+  let hi = 0;
+  let shift = 0;
+  let b: number;
+  // The first 28 bits, then the rest, so no step needs more than 32-bit arithmetic.
+  do {
+    if (r.pos >= r.len) throw new RangeError(`index out of range: ${r.pos} + 1 > ${r.len}`);
+    b = buf[r.pos++];
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else if (shift === 28) {
+      lo |= (b & 0x0f) << 28;
+      hi |= (b & 0x7f) >>> 4;
+    } else hi |= (b & 0x7f) << (shift - 32);
+    shift += 7;
+  } while (b & 0x80 && shift < 70);
+  if (b & 0x80) throw new Error('invalid varint encoding');
+  lo >>>= 0;
+  return hi & 0x80000000 ? -((~hi >>> 0) * TWO32 + (~lo >>> 0) + 1) : (hi >>> 0) * TWO32 + lo;
 }
 
 function end(r: Reader): number {
@@ -28,7 +53,7 @@ function anyValue(r: Reader, stop: number): AttrVal {
     switch (tag >>> 3) {
       case 1: v = r.string(); break;
       case 2: v = String(r.bool()); break;
-      case 3: v = longToNumber(r.int64() as never); break;
+      case 3: v = int64(r); break;
       case 4: v = r.double(); break;
       case 5: v = (tag & 7) === 2 ? arrayValue(r, end(r)) : (r.skipType(tag & 7), UNSUPPORTED.array); break;
       case 6: r.skipType(tag & 7); v = UNSUPPORTED.kvlist; break;
@@ -61,7 +86,7 @@ function arrayValue(r: Reader, stop: number): AttrVal {
         x = r.double();
         ok = true;
       } else if (f === 3 && (t & 7) === 0) {
-        x = longToNumber(r.int64() as never);
+        x = int64(r);
         ok = true;
       } else {
         r.skipType(t & 7);
@@ -93,6 +118,7 @@ function arrayValue(r: Reader, stop: number): AttrVal {
 interface KnownKey { bytes: Uint8Array; key: string }
 const keys = new Map<number, KnownKey>();
 const SLOTS = 128;
+const EVENT_SLOT = SLOTS - 1;
 const bySlot: (KnownKey | undefined)[] = new Array(SLOTS).fill(undefined);
 function keyString(r: Reader, slot: number): string {
   const len = r.uint32();
@@ -166,10 +192,10 @@ function logRecord(r: Reader, stop: number, view: RecordView = { eventName: '', 
   while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: view.timeMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
-      case 11: view.observedMs = nanosToMs(longToNumber(r.fixed64() as never)); break;
+      case 1: view.timeMs = nanosToMs(fixed64(r)); break;
+      case 11: view.observedMs = nanosToMs(fixed64(r)); break;
       case 6: keyValue(r, end(r), view.attrs, 0); break;
-      case 12: view.eventName = r.string(); break;
+      case 12: view.eventName = keyString(r, EVENT_SLOT); break; // one of two names: kept like a key
       default: r.skipType(tag & 7);
     }
   }

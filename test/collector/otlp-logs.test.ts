@@ -230,6 +230,26 @@ describe('OTLP logs decoding', () => {
     expect(() => decodeLogsProtobuf(bytes.subarray(0, bytes.length - 3), { maxFeatures: 500, maxStringBytes: 4096 })).toThrow(BadRequest);
   });
 
+  it('reads 64-bit integers and timestamps off the wire as the generic decoder does', () => {
+    // Integer attributes and timestamps are read without protobufjs' Long objects: every width and
+    // sign of varint, against its decoding.
+    const ints = ['0', '1', '127', '128', '16383', '16384', '2147483647', '2147483648', '4294967295', '4294967296', '34359738367', '34359738368', '9007199254740991', '-1', '-2', '-128', '-2147483648', '-2147483649', '-4294967296', '-9007199254740991', '123456789012345', '-123456789012345'];
+    const rec = (i: number, time: string) => ({
+      timeUnixNano: time,
+      observedTimeUnixNano: '1700000000999000000',
+      eventName: 'ml.prediction',
+      attributes: [kv('ml.prediction.id', { stringValue: `i${i}` }), kv('ml.prediction.value', { intValue: ints[i] }), kv('ml.feature.n', { intValue: ints[i] }), kv('ml.segment.s', { intValue: ints[i] })],
+    });
+    const times = ['1700000000123000000', '1700000000000000001', '0', '18446744073709551615'];
+    const req = request(ints.map((_, i) => rec(i, times[i % times.length])));
+    const bytes = ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req)).finish();
+    const limits = { ...LIMITS, maxAgeMs: undefined, maxFutureMs: undefined };
+    const direct = decodeLogsProtobuf(bytes, limits, NOW);
+    expect(direct).toEqual(decodeLogs(parseLogsRequest(bytes, 'protobuf'), limits, NOW));
+    expect(direct.predictions.map((p) => p.num.n)).toEqual(ints.map(Number));
+    expect(direct.predictions.map((p) => p.ts).slice(0, 3)).toEqual([1700000000123, 1700000000000, 1700000000999]);
+  });
+
   it('refuses timestamps the store would expire at once, or from the future, by name', () => {
     const at = (ms: number) => ({ ...good, timeUnixNano: `${ms}000000` });
     const day = 86_400_000;
