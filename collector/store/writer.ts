@@ -408,7 +408,7 @@ export class Writer {
    *
    * Such a group is retried as it was (same files) and only where it is not done: the rows stored
    * so far are counted per table and skipped on the next attempt. That count is also kept on disk
-   * (the spool's progress note, fsync'd after each insert and removed with the group's files), so
+   * (the spool's progress note, fsync'd before the first insert and after each, and removed with the group's files), so
    * a collector killed mid-group resumes where it was. A process that dies between an insert's
    * success and the note's fsync repeats that insert, with the same deduplication token (see
    * insertRows), so ClickHouse drops it. What remains: a live insert whose answer was lost (a
@@ -422,9 +422,14 @@ export class Writer {
       // Nothing is read from the spool (a merged replay holds up to 16 MB) until the store answers.
       if (!(await this.store.client.ping()).success) return;
       for (;;) {
+        const before = this.group;
         const open = this.openGroup();
         if (!open) break;
         const { group: g, batch } = open;
+        // A new group's files are noted before its first insert: a process killed right after that
+        // insert then resumes the very same group (its token names them), where rebuilding it from
+        // the spool could take in files spooled since, under another token.
+        if (g !== before) this.saveProgress(g);
         this.group = g;
         const saved = () => this.saveProgress(g);
         if ('legacy' in batch) {

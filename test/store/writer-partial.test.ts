@@ -201,25 +201,32 @@ describe('an insert committed before the process died, its progress note never w
     const spool = new Spool(spoolDir, 1 << 24);
     spool.append(batch('token', ['a0', 'b0']));
     spool.append(batch('token', ['a1', 'b1']));
-    // The process dies right after the predictions' insert: neither its progress note nor the next
-    // table's insert happens. (The note's write is what is lost; the store closing stops the rest.)
-    spool.saveProgress = () => {};
+    // The process dies right after the predictions' insert: neither the progress note of that insert
+    // nor the next table's insert happens. (The group's first note, written before any insert, is
+    // kept; the later ones are what is lost; the store closing stops the rest.)
+    const save = spool.saveProgress.bind(spool);
+    let notes = 0;
+    spool.saveProgress = (text) => {
+      if (notes++ === 0) save(text);
+    };
     const inserts: string[] = [];
     const w1 = new Writer(store, { spool, onInsert: (t, n) => (inserts.push(`${t}:${n}`), onInsert(t)), ...quiet });
     closeAfter = 'predictions';
     await w1.replay();
     await w1.close();
     expect(inserts).toEqual(['predictions:4']);
-    expect(existsSync(join(spoolDir, 'replay-progress.json'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(spoolDir, 'replay-progress.json'), 'utf8')).done).toEqual({ predictions: 0, labels: 0, metric_points: 0 });
+    // Spooled while the store was away: it must not join the group the dead process began.
+    spool.append(batch('token', ['a2', 'b2']));
 
     await reopen();
     const w2 = new Writer(store, { spool: new Spool(spoolDir, 1 << 24), onInsert: (t, n) => inserts.push(`${t}:${n}`), ...quiet });
     await w2.replay();
     expect(w2.degraded).toBe(false);
     // The whole group went again, the predictions with the same token: ClickHouse kept one copy.
-    expect(inserts).toEqual(['predictions:4', 'predictions:4', 'labels:2', 'metric_points:2']);
+    expect(inserts).toEqual(['predictions:4', 'predictions:4', 'labels:2', 'metric_points:2', 'predictions:2', 'labels:1', 'metric_points:1']);
     expect(readdirSync(spoolDir)).toEqual([]);
-    expect(await counts('token')).toEqual({ minutes: 4, features: 4, predictions: 4, labels: 2, points: 2 });
+    expect(await counts('token')).toEqual({ minutes: 6, features: 6, predictions: 6, labels: 3, points: 3 });
     await w2.close();
   });
 
