@@ -36,7 +36,9 @@ export function httpPost(http: typeof import('node:http'), https: typeof import(
     new Promise<HttpAnswer>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const u = new URL(url);
-      const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, signal });
+      // A signal of its own per request: the deadline's, shared by every request in flight, would
+      // collect an abort listener per request (Node warns past 10).
+      const req = (u.protocol === 'https:' ? https : http).request(u, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, signal: AbortSignal.any([signal]) });
       const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
       req.once('error', (e) => {
         clearTimeout(timer);

@@ -19,25 +19,34 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
     if (body.byteLength > maxBytes) throw tooLarge();
     return body;
   }
+  if (incoming.destroyed) throw new Error('the client closed the request before its body ended');
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let ended = false;
-    // Past the limit the rest is read and dropped (memory stays bounded), so the connection can
-    // still carry the 413.
-    incoming.on('data', (chunk: Buffer) => {
+    let settled = false;
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else chunks.length = 0;
-    });
+      if (size <= maxBytes) return void chunks.push(chunk);
+      // Past the limit: answered at once; the rest is read and dropped (memory stays bounded).
+      settled = true;
+      chunks.length = 0;
+      incoming.off('data', onData);
+      incoming.resume();
+      reject(tooLarge());
+    };
+    incoming.on('data', onData);
     incoming.once('end', () => {
-      ended = true;
-      if (size > maxBytes) reject(tooLarge());
-      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
-    incoming.once('error', reject);
+    incoming.once('error', (e) => {
+      if (!settled) reject(e);
+      settled = true;
+    });
     incoming.once('close', () => {
-      if (!ended) reject(new Error('the client closed the request before its body ended'));
+      if (!settled) reject(new Error('the client closed the request before its body ended'));
+      settled = true;
     });
   });
 }

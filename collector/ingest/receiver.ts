@@ -172,7 +172,9 @@ function receiver(s: Signal, deps: ReceiverDeps) {
     }
     const { batch } = d;
     const counts: BatchCounts = { predictions: batch.predictions?.length, labels: batch.labels?.length, metrics: batch.metrics?.length };
-    const withEmbeddings = batch.predictions?.filter((r) => r.emb !== undefined) ?? [];
+    // What accepting the embeddings' dimensions needs (names and lengths), not the rows and vectors.
+    const withEmbeddings = (batch.predictions ?? []).flatMap((r) =>
+      r.emb === undefined ? [] : [{ model: r.model, version: r.version, emb: Object.fromEntries(Object.entries(r.emb).map(([k, v]) => [k, { length: v.length }])) }]);
     // The writer encodes the rows at once and keeps only their bytes; the decoded rows are let go
     // here rather than held until the insert answers (100-500 ms under load): held, they survived
     // young-generation GCs into the old generation, and GC was the JS side's largest cost.

@@ -234,6 +234,23 @@ describe('failures', () => {
     }
   });
 
+  it('many requests in flight at once raise no listener-leak warning (each has its own abort signal)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const s = await sink(() => ({ delayMs: 200 }));
+      const m = monitor({ endpoint: s.url, worker: false, maxBatchSize: 50, maxConcurrentExports: 16 });
+      for (let i = 0; i < 1600; i++) m.record({ features: features(i), prediction: 1 });
+      await m.flush();
+      expect(m.stats()).toMatchObject({ exported: 1600, failed: 0 });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
+  });
+
   it('large embeddings make smaller requests in either encoding, far below the collector body limit', async () => {
     for (const encoding of ['json', 'protobuf'] as const) {
       const s = await sink();

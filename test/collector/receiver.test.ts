@@ -2,6 +2,7 @@
 // clear answer and nothing valid in the same request is lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
+import { request } from 'node:http';
 import { ExportLogsServiceRequest, ExportLogsServiceResponse, Status } from '../../otlp/schema.js';
 import { queryRows } from '../../collector/store/client.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
@@ -87,6 +88,20 @@ describe('POST /v1/logs', () => {
     expect(((await res.json()) as { message: string }).message).toBe('body larger than 262144 bytes');
     expect(await stored('rx')).not.toContain('big-0');
   });
+
+  it('answers 413 as soon as a chunked body passes the limit, without waiting for its end', async () => {
+    // A client that sends 300 KB and then neither ends its body nor closes: the 413 still comes.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${c.url}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        resolve(res.statusCode ?? 0);
+        res.resume();
+        req.destroy();
+      });
+      req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+      req.write(Buffer.alloc(300 * 1024, 0x20));
+    });
+    expect(status).toBe(413);
+  }, 10_000);
 
   it('limits a chunked body (no Content-Length) as it arrives, and reads one within the limit', async () => {
     // A body streamed in 16 KB pieces: sent with Transfer-Encoding: chunked, its size known only at its end.
