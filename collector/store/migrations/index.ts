@@ -12,11 +12,12 @@ import * as m007 from './007_drift_minutes_join.js';
 import * as m008 from './008_embeddings.js';
 import * as m009 from './009_embedding_trace_sq.js';
 import * as m010 from './010_replay_dedup.js';
+import * as m011 from './011_vertical_merges.js';
 import { queryRows } from '../client.js';
 
 export interface Migration { version: number; name: string; statements: string[] }
 
-export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }, { version: 6, ...m006 }, { version: 7, ...m007 }, { version: 8, ...m008 }, { version: 9, ...m009 }, { version: 10, ...m010 }];
+export const MIGRATIONS: Migration[] = [{ version: 1, ...m001 }, { version: 2, ...m002 }, { version: 3, ...m003 }, { version: 4, ...m004 }, { version: 5, ...m005 }, { version: 6, ...m006 }, { version: 7, ...m007 }, { version: 8, ...m008 }, { version: 9, ...m009 }, { version: 10, ...m010 }, { version: 11, ...m011 }];
 
 export interface MigrateOptions {
   retentionDays: number;
