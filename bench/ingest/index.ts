@@ -32,6 +32,10 @@ const INFLIGHT = process.env.BENCH_INGEST_INFLIGHT ?? '';
 const GZIP = process.env.BENCH_INGEST_GZIP ?? '';
 const RAW_ROWS = 200_000;
 const RAW_BATCH = 50_000; // the writer's largest insert
+// The baseline's rows go in RAW_ROUNDS times, back to back: one round (0.7-1.1 s) is a burst that
+// ends before the merges of its parts start; five (4-5 s) are throughput with merges running, as the
+// end-to-end rate is. Both are printed; goal 2 compares with the sustained one.
+const RAW_ROUNDS = 5;
 
 function rows(n: number, model: string): PredictionRow[] {
   const now = Date.now();
@@ -86,18 +90,22 @@ function threadCpu(): Map<string, number> {
 }
 
 /**
- * Baseline: the same rows, inserted straight into the same table through the same client; seconds.
- * Its own function, so its 200 000 rows (some 300 MB of heap) are garbage before the end-to-end run:
- * kept alive beside the collector, they made its full GCs mark them all (GC threads 3-9 us per
- * prediction in sessions 2-3, about 3 us once gone).
+ * Baseline: the same rows, inserted straight into the same table through the same client; the
+ * seconds of the first round and of all RAW_ROUNDS. Its own function, so its 200 000 rows (some
+ * 300 MB of heap) are garbage before the end-to-end run: kept alive beside the collector, they made
+ * its full GCs mark them all (GC threads 3-9 us per prediction in sessions 2-3, about 2 once gone).
  */
-async function rawBaseline(store: Parameters<typeof insertBlocks>[0]): Promise<number> {
+async function rawBaseline(store: Parameters<typeof insertBlocks>[0]): Promise<{ burst: number; sustained: number }> {
   const raw = rows(RAW_ROWS, 'bench-raw');
   const blocks = [];
   for (let i = 0; i < raw.length; i += RAW_BATCH) blocks.push(encodePredictions(raw.slice(i, i + RAW_BATCH))); // the writer's own rows
   const t = performance.now();
-  for (const b of blocks) await insertBlocks(store, 'predictions', [b], INSERT_SETTINGS); // the writer's settings too
-  return (performance.now() - t) / 1000;
+  let burst = 0;
+  for (let round = 0; round < RAW_ROUNDS; round++) {
+    for (const b of blocks) await insertBlocks(store, 'predictions', [b], INSERT_SETTINGS); // the writer's settings too
+    if (round === 0) burst = (performance.now() - t) / 1000;
+  }
+  return { burst, sustained: (performance.now() - t) / 1000 };
 }
 
 async function main() {
@@ -108,8 +116,9 @@ async function main() {
   );
   const client = collector.store.client;
   try {
-    const rawSeconds = await rawBaseline(collector.store);
-    const rawRate = RAW_ROWS / rawSeconds;
+    const raw = await rawBaseline(collector.store);
+    const burstRate = RAW_ROWS / raw.burst;
+    const rawRate = (RAW_ROWS * RAW_ROUNDS) / raw.sustained;
 
     // End to end: SDK processes recording as fast as they can.
     const loadScript = fileURLToPath(new URL('./load.js', import.meta.url));
@@ -167,7 +176,8 @@ async function main() {
     const reqCount = Number(/driftwatch_ingest_request_duration_count\{signal="logs",status="200"\} (\S+)/.exec(metrics)?.[1] ?? 0);
     console.log(`machine: ${os.cpus().length} cores; ${LOADERS} SDK processes offering ${OFFERED} predictions/s in all for ${SECONDS}s; 20 numerical features per prediction`);
     console.table({
-      'raw insert (baseline)': { 'predictions/s': Math.round(rawRate), rows: RAW_ROWS, seconds: rawSeconds.toFixed(2) },
+      [`raw insert (baseline), sustained (${RAW_ROUNDS} rounds)`]: { 'predictions/s': Math.round(rawRate), rows: RAW_ROWS * RAW_ROUNDS, seconds: raw.sustained.toFixed(2) },
+      'raw insert, burst (its first round)': { 'predictions/s': Math.round(burstRate), rows: RAW_ROWS, seconds: raw.burst.toFixed(2) },
       [`end to end, sustained (stored from ${WARMUP_SECONDS} s to ${SECONDS} s)`]: { 'predictions/s': Math.round(e2eRate), rows: w1[1] - w0[1], seconds: ((w1[0] - w0[0]) / 1000).toFixed(2) },
       'end to end, whole run (SDK start-up and drain included)': { 'predictions/s': Math.round(averageRate), rows: storedRows, seconds: e2eSeconds.toFixed(2) },
     });
@@ -177,7 +187,7 @@ async function main() {
     console.log(`CPU per stored prediction: collector ${collectorUs.toFixed(1)} us (JS, engine, GC), SDK processes ${sdkUs.toFixed(1)} us; ${(collectorUs + sdkUs).toFixed(1)} us in all, so ${os.cpus().length} cores could carry at most ${Math.round((os.cpus().length * 1e6) / (collectorUs + sdkUs))} predictions/s`);
     console.log(`collector CPU by thread (us per stored prediction): ${[...threads].map(([k, v]) => [k, ((v - (threads0.get(k) ?? 0)) * 1e6) / storedRows] as const).filter(([, v]) => v >= 0.1).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     console.log(`goal 1 (>= 100000 predictions/s end to end): ${e2eRate >= 100_000 ? 'MET' : 'NOT MET'} (${Math.round(e2eRate)})`);
-    console.log(`goal 2 (end to end >= 50% of raw insert): ${ratio >= 0.5 ? 'MET' : 'NOT MET'} (${(ratio * 100).toFixed(0)}%)`);
+    console.log(`goal 2 (end to end >= 50% of raw insert): ${ratio >= 0.5 ? 'MET' : 'NOT MET'} (${(ratio * 100).toFixed(0)}% of the sustained raw rate; ${((e2eRate / burstRate) * 100).toFixed(0)}% of the burst)`);
   } finally {
     await collector.close();
     rmSync(dir, { recursive: true, force: true });
