@@ -61,12 +61,13 @@ function num(v: unknown, dflt: number, min: number, max = Infinity): number {
 
 export function createMonitor(options: MonitorOptions): Monitor {
   const given = (options ?? {}) as Partial<MonitorOptions>;
+  const endpoint = String(given.endpoint ?? 'http://127.0.0.1:4318');
   const o = {
     model: String(given.model ?? ''),
     version: String(given.version ?? DEFAULTS.version),
-    endpoint: String(given.endpoint ?? 'http://127.0.0.1:4318'),
+    endpoint,
     encoding: given.encoding === 'json' ? ('json' as const) : ('protobuf' as const),
-    gzip: given.gzip ?? gzipByDefault(String(given.endpoint ?? 'http://127.0.0.1:4318')),
+    gzip: given.gzip ?? gzipByDefault(endpoint),
     maxBufferBytes: num(given.maxBufferBytes, DEFAULTS.maxBufferBytes, 1024),
     flushIntervalMs: num(given.flushIntervalMs, DEFAULTS.flushIntervalMs, 1),
     maxBatchSize: Math.floor(num(given.maxBatchSize, DEFAULTS.maxBatchSize, 1)),

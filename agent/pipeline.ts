@@ -13,8 +13,8 @@ export interface PipelineEnv {
   /** Hex digest used by `redact: { feature: 'hash' }`. */
   hash(text: string): string;
   post(msg: PipelineMessage): void;
-  /** One POST (default: fetch); see httpPost in worker.ts. */
-  request?: HttpPost;
+  /** One POST: httpPost in worker.ts. */
+  request: HttpPost;
 }
 
 /** A POST of `body`: the answer's status, body and two headers; throws on a network error or abort. */
@@ -546,15 +546,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
 
   async function post(payload: Uint8Array, headers: Record<string, string>): Promise<HttpAnswer> {
     const timeout = Math.max(1, Math.min(cfg.timeoutMs, deadline - Date.now()));
-    if (env.request) return env.request(cfg.url, payload, headers, timeout, atDeadline.signal);
-    const res = await fetch(cfg.url, {
-      method: 'POST',
-      headers,
-      body: payload as Uint8Array<ArrayBuffer>,
-      signal: AbortSignal.any([AbortSignal.timeout(timeout), atDeadline.signal]),
-    });
-    const body = new Uint8Array(await res.arrayBuffer());
-    return { status: res.status, body, ct: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after') };
+    return env.request(cfg.url, payload, headers, timeout, atDeadline.signal);
   }
 
   async function send(batch: Batch): Promise<void> {
@@ -594,8 +586,8 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
           }
           wait = retryAfterMs(r.retryAfter);
         } catch (e) {
-          const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
-          reason = err.cause?.code ?? err.cause?.message ?? err.code ?? err.message;
+          const err = e as Error & { code?: string };
+          reason = err.code ?? err.message;
         }
         const backoff = Math.min(cfg.retryMaxMs, cfg.retryBaseMs * 2 ** Math.min(attempt, 20));
         const delay = wait !== undefined ? Math.min(wait, cfg.retryMaxMs * 4) : backoff / 2 + Math.random() * (backoff / 2);

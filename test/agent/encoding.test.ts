@@ -28,7 +28,8 @@ const cfg = (over: Partial<PipelineConfig> = {}): PipelineConfig => ({
   ...over,
 });
 
-const env = { gzip: async (b: Uint8Array) => b, hash: (t: string) => createHash('sha256').update(t).digest('hex'), post: () => {} };
+// Encoding only: nothing is posted.
+const env = { gzip: async (b: Uint8Array) => b, hash: (t: string) => createHash('sha256').update(t).digest('hex'), post: () => {}, request: () => Promise.reject(new Error('not posted in these tests')) };
 
 type Row = { id: string; ts: number; features: Record<string, number | string | boolean | null>; prediction: number | string | boolean; score?: number; latencyMs?: number; segment?: Record<string, string> };
 
