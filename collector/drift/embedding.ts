@@ -24,7 +24,7 @@
 // (vectorMomentsSql, traceSqSql) and column (embeddingColumn): vectors.ts. Per-segment columns
 // (segmentEmbeddingColumns) read both sides of a segment from raw rows, as its scalar columns do.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { queryRows } from '../store/client.js';
+import { queryRows, settingsClause } from '../store/client.js';
 import { tsText } from '../store/writer.js';
 import { float64ToBits } from './bins.js';
 import { chi2Sf } from './chisquare.js';
@@ -161,7 +161,7 @@ const VERSION = 'model = {dw_model:String} AND version = {dw_version:String}';
  * (`order` must make it repeatable: the sample is numbered twice, once per side of the join). The
  * sample is centered on its own mean, cross-joined with itself (every ordered pair, dotProduct =
  * K_ij), summed to tr K, sum K_ij^2 and sum K_ii^2, and put through traceSqFromGram's formula.
- * Returns one row (ns, trace_sq). Run it with GRAM_SETTINGS.
+ * Returns one row (ns, trace_sq); the query carries its own settings (GRAM_SETTINGS).
  * (A CROSS JOIN per embedding: a hash join of all embeddings on their name took twice as long.)
  */
 export function traceSqSql(source: string, order: string, ns: number): string {
@@ -175,11 +175,15 @@ export function traceSqSql(source: string, order: string, ns: number): string {
   SELECT ns, if(ns >= 4, ((ns - 2) * frob2 + tr * tr / (ns - 1) - ns * diag2) / (ns * (ns - 2) * (ns - 3)), nan) AS trace_sq
   FROM (
     SELECT toFloat64(countIf(i = j)) AS ns, sumIf(kk, i = j) AS tr, sum(kk * kk) AS frob2, sumIf(kk * kk, i = j) AS diag2
-    FROM (SELECT a.i AS i, b.i AS j, dotProduct(a.z, b.z) AS kk FROM s AS a CROSS JOIN s AS b))`;
+    FROM (SELECT a.i AS i, b.i AS j, dotProduct(a.z, b.z) AS kk FROM s AS a CROSS JOIN s AS b))${settingsClause(GRAM_SETTINGS)}`;
 }
 
-/** The cross join's output blocks carry two d-vectors per pair: 256 pairs are 16 MB at d = 4096. */
-export const GRAM_SETTINGS = { max_joined_block_size_rows: '256' } as const;
+/**
+ * The cross join's output blocks carry two d-vectors per pair: 256 pairs are 16 MB at d = 4096. In
+ * the statement, not as the client's clickhouse_settings: the embedded engine's connection turns
+ * those into SET statements that stay for every later query of the process (inserts' joins included).
+ */
+const GRAM_SETTINGS = { max_joined_block_size_rows: 256 } as const;
 
 /** The live sample: the first n_s finite vectors of the embedding and dimension by cityHash64(id). */
 const gram = (where: string, ns: number) =>
@@ -210,7 +214,6 @@ export async function buildEmbeddingProfiles(client: ClickHouseClient, model: st
       query: gram(where, ns),
       query_params: { ...params, dw_k: c.k, dw_dim: Number(c.dim) },
       format: 'JSONEachRow',
-      clickhouse_settings: GRAM_SETTINGS,
     });
     const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
     if (!r || r.trace_sq === null || !Number.isFinite(Number(r.trace_sq))) continue;
@@ -398,8 +401,7 @@ export async function segmentEmbeddingColumns(
           query: gram(`${VERSION} AND ${range('ref')} AND (${filter})`, ns),
           query_params: { ...params, dw_k: p.embedding, dw_dim: p.dim },
           format: 'JSONEachRow',
-          clickhouse_settings: GRAM_SETTINGS,
-        });
+            });
         const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
         return r ? num(r.trace_sq) : NaN;
       };

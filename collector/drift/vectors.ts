@@ -8,7 +8,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import { MAX_EMBEDDING_DIMS } from '../ingest/embeddings.js';
-import { finiteVectorSql, GRAM_SETTINGS, gramSampleSize, momentsSide, traceSqSql, vectorMomentsSql, type EmbeddingProfile, type VectorSide } from './embedding.js';
+import { finiteVectorSql, gramSampleSize, momentsSide, traceSqSql, vectorMomentsSql, type EmbeddingProfile, type VectorSide } from './embedding.js';
 import type { SqlSource } from './engine.js';
 import { DriftInputError } from './report.js';
 
@@ -76,7 +76,6 @@ export async function vectorTraceSq(client: ClickHouseClient, src: SqlSource, co
     query: traceSqSql(vectors, 'k, v', ns),
     query_params: { ...src.params, dw_engine_vec_col: column },
     format: 'JSONEachRow',
-    clickhouse_settings: GRAM_SETTINGS,
   });
   const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
   const w = r ? num(r.trace_sq) : NaN;

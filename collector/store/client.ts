@@ -84,8 +84,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   return { client, kind: 'embedded', insertRowBinary, close };
 }
 
-/** ` SETTINGS k = v, ...` for a statement given as text (the embedded engine takes no separate settings). */
-function settingsClause(settings: Record<string, string | number> | undefined): string {
+/**
+ * ` SETTINGS k = v, ...`: settings of one statement, written into it. The embedded engine's
+ * connection turns a query's clickhouse_settings into SET statements, which stay in its session for
+ * every later query; a SETTINGS clause holds for its statement only, on either store.
+ */
+export function settingsClause(settings: Record<string, string | number> | undefined): string {
   const entries = Object.entries(settings ?? {});
   if (entries.length === 0) return '';
   return ` SETTINGS ${entries.map(([k, v]) => {

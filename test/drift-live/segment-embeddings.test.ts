@@ -8,6 +8,7 @@ import { insertPredictions } from '../../collector/store/writer.js';
 import type { PredictionRow } from '../../collector/ingest/records.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
 import { gramSampleSize } from '../../collector/drift/embedding.js';
+import { queryRows } from '../../collector/store/client.js';
 
 type Num = number | string;
 interface Row { segment: string | null; text: Num[]; img: Num[] | null }
@@ -109,6 +110,16 @@ describe('per-segment embedding drift against numpy/scipy', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('the Gram statements keep their join block size to themselves: later queries run with the default', async () => {
+    // Baseline and per-segment Gram statements ran above. The embedded engine's connection makes a
+    // query's clickhouse_settings session-wide SETs, which would slow every later join (insert views
+    // included); the Gram query carries its setting in its own SETTINGS clause instead.
+    const [{ now, dflt }] = await queryRows<{ now: string; dflt: string }>(c.store.client,
+      "SELECT getSetting('max_joined_block_size_rows') AS now, (SELECT default FROM system.settings WHERE name = 'max_joined_block_size_rows') AS dflt");
+    expect(String(now)).toBe(String(dflt));
+    expect(Number(now)).toBeGreaterThan(256);
   });
 
   it("the segments of one request share one baseline's Gram work per embedding", () => {
