@@ -549,19 +549,21 @@ export class Writer {
     return { tables: merged };
   }
 
-  /** The group's identity for deduplication: its files (name and identity), as its progress note names them. */
-  private groupToken(g: ReplayGroup): string {
+  /** The group's files: name and identity (inode, size, mtime), taken once. */
+  private groupFiles(g: ReplayGroup): { name: string; stamp: string }[] {
     g.stamps ??= g.entries.map((e) => this.o.spool.stamp(e));
-    const files = g.entries.map((e, i) => `${basename(e.file)}@${g.stamps![i]}`).join('\n');
-    return `dw-replay-${createHash('sha256').update(files).digest('hex').slice(0, 32)}`;
+    return g.entries.map((e, i) => ({ name: basename(e.file), stamp: g.stamps![i] }));
   }
 
-  // The progress note: the group's files (name and identity), its rows and the rows done, per table.
+  /** The group's identity for deduplication: its files, as its progress note names them. */
+  private groupToken(g: ReplayGroup): string {
+    return `dw-replay-${createHash('sha256').update(JSON.stringify(this.groupFiles(g))).digest('hex').slice(0, 32)}`;
+  }
+
+  // The progress note: the group's files, its rows and the rows done, per table.
   private saveProgress(g: ReplayGroup): void {
     try {
-      g.stamps ??= g.entries.map((e) => this.o.spool.stamp(e));
-      const files = g.entries.map((e, i) => ({ name: basename(e.file), stamp: g.stamps![i] }));
-      this.o.spool.saveProgress(JSON.stringify({ v: 1, files, rows: g.rows, done: g.done }));
+      this.o.spool.saveProgress(JSON.stringify({ v: 1, files: this.groupFiles(g), rows: g.rows, done: g.done }));
     } catch (e) {
       // Not worth stopping the replay for: without the note only a crash now would repeat rows.
       this.o.log?.('spool_progress_unsaved', { error: (e as Error).message });
