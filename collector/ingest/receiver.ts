@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type protobuf from 'protobufjs';
 import { ExportLogsServiceResponse, ExportMetricsServiceResponse, Status } from '../../otlp/schema.js';
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
-import { BodyTooLarge, readBody } from './read-body.js';
+import { BodyTooLarge, joined, readBody } from './read-body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
 import { decodeLogsProtobuf } from './otlp-logs-protobuf.js';
 import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
@@ -36,6 +36,11 @@ interface Signal {
   decode(body: Uint8Array, enc: Encoding, limits: Limits): Decoded;
   response: protobuf.Type;
   rejectedField: string;
+  /**
+   * decode() keeps no view of the body's bytes (it copies what it keeps), so the body may be joined
+   * into the buffer the next request reuses (read-body.ts).
+   */
+  copiesBody: boolean;
 }
 
 const LOGS: Signal = {
@@ -46,6 +51,8 @@ const LOGS: Signal = {
   },
   response: ExportLogsServiceResponse,
   rejectedField: 'rejectedLogRecords',
+  // The wire reader copies keys and vectors, and builds strings; JSON.parse reads a string copy.
+  copiesBody: true,
 };
 
 const METRICS: Signal = {
@@ -56,6 +63,8 @@ const METRICS: Signal = {
   },
   response: ExportMetricsServiceResponse,
   rejectedField: 'rejectedDataPoints',
+  // protobufjs decodes bytes fields (exemplars' ids) as views of the body.
+  copiesBody: false,
 };
 
 const MAX_MESSAGES = 20;
@@ -117,6 +126,24 @@ function requestLimits(limits: Limits): { limits: Limits; done: RequestDims['don
   return { limits: { ...limits, embeddingDims: dims }, done: dims.done };
 }
 
+/**
+ * Hands the decoded rows to the writer and lets go of them: the writer encodes them at once and
+ * keeps only their bytes. Its own function, so that no variable of the request's async handler
+ * refers to the rows while the insert runs (100-500 ms under load): a local of the handler, even one
+ * not used after the await, is kept in its suspended frame, and rows held that way survived
+ * young-generation GCs into the old generation (GC was the JS side's largest cost).
+ */
+function startStoring(d: Decoded, deps: ReceiverDeps): { storing: Promise<void>; counts: BatchCounts; withEmbeddings: { model: string; version: string; emb: Record<string, { length: number }> }[] } {
+  const { batch } = d;
+  const counts: BatchCounts = { predictions: batch.predictions?.length, labels: batch.labels?.length, metrics: batch.metrics?.length };
+  // What accepting the embeddings' dimensions needs (names and lengths), not the rows and vectors.
+  const withEmbeddings = (batch.predictions ?? []).flatMap((r) =>
+    r.emb === undefined ? [] : [{ model: r.model, version: r.version, emb: Object.fromEntries(Object.entries(r.emb).map(([k, v]) => [k, { length: v.length }])) }]);
+  const storing = deps.store(batch);
+  d.batch = {};
+  return { storing, counts, withEmbeddings };
+}
+
 function receiver(s: Signal, deps: ReceiverDeps) {
   return async function receive(c: Context) {
     const scoped = requestLimits(deps.limits);
@@ -130,8 +157,9 @@ function receiver(s: Signal, deps: ReceiverDeps) {
   // Its own function so that nothing in handle() holds the body (up to maxBodyBytes, off the heap)
   // while the insert runs: bodies held by the requests in flight made V8 collect far more often.
   async function decodeBody(c: Context, enc: Encoding, limits: Limits): Promise<Decoded> {
-    const raw = await readBody(c, deps.maxBodyBytes);
-    return s.decode(decompress(raw, c.req.header('content-encoding'), deps.maxBodyBytes), enc, limits);
+    const body = await readBody(c, deps.maxBodyBytes);
+    // Joined, decompressed and decoded in one synchronous step: a reused buffer is not reused meanwhile.
+    return s.decode(decompress(joined(body, s.copiesBody), c.req.header('content-encoding'), deps.maxBodyBytes), enc, limits);
   }
 
   async function handle(c: Context, scoped: ReturnType<typeof requestLimits>) {
@@ -170,16 +198,7 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       deps.onRequest?.(s.name, 400, undefined, d.rejected);
       return respond(c, s, 400, enc, { error: `all ${d.rejected.length} record(s) rejected: ${summarize(d.rejected)}` });
     }
-    const { batch } = d;
-    const counts: BatchCounts = { predictions: batch.predictions?.length, labels: batch.labels?.length, metrics: batch.metrics?.length };
-    // What accepting the embeddings' dimensions needs (names and lengths), not the rows and vectors.
-    const withEmbeddings = (batch.predictions ?? []).flatMap((r) =>
-      r.emb === undefined ? [] : [{ model: r.model, version: r.version, emb: Object.fromEntries(Object.entries(r.emb).map(([k, v]) => [k, { length: v.length }])) }]);
-    // The writer encodes the rows at once and keeps only their bytes; the decoded rows are let go
-    // here rather than held until the insert answers (100-500 ms under load): held, they survived
-    // young-generation GCs into the old generation, and GC was the JS side's largest cost.
-    const storing = deps.store(batch);
-    d.batch = {};
+    const { storing, counts, withEmbeddings } = startStoring(d, deps);
     try {
       await storing;
     } catch (e) {
