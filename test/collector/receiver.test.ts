@@ -124,4 +124,32 @@ describe('POST /v1/logs', () => {
     expect(small.status).toBe(200);
     expect((await stored('rx')).filter((id) => id.startsWith('chunked-'))).toEqual(Array.from({ length: 300 }, (_, i) => `chunked-${String(i).padStart(3, '0')}`));
   });
+
+  it('decodes bodies that arrive interleaved, in pieces, each into its own rows (the join buffer is reused)', async () => {
+    // Eight protobuf bodies of 64-220 KB, each streamed in 7 KB pieces with pauses, all at once:
+    // their pieces interleave, and each body is joined into the one reused buffer when it ends.
+    const bodies = Array.from({ length: 8 }, (_, b) =>
+      Buffer.from(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req(Array.from({ length: 200 + 200 * (b % 4) }, (_, i) =>
+        pred(`mix-${b}-${String(i).padStart(4, '0')}`, [kv('ml.feature.b', { doubleValue: b * 1000 + i }), kv('ml.feature.pad', { stringValue: `p${b}`.repeat(60) })]))))).finish()));
+    const streamed = (bytes: Buffer) => {
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          if (at >= bytes.length) return ctl.close();
+          await new Promise((r) => setTimeout(r, 1));
+          ctl.enqueue(bytes.subarray(at, (at += 7 * 1024)));
+        },
+      });
+    };
+    const answers = await Promise.all(bodies.map((body) =>
+      fetch(`${c.url}/v1/logs`, { method: 'POST', body: streamed(body), headers: { 'content-type': 'application/x-protobuf' }, duplex: 'half' } as RequestInit)));
+    expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 200));
+    const rows = await queryRows<{ id: string; b: number; pad: string }>(c.store.client,
+      "SELECT id, num['b'] AS b, cat['pad'] AS pad FROM predictions FINAL WHERE model = 'rx' AND startsWith(id, 'mix-') ORDER BY id");
+    expect(rows.length).toBe(bodies.reduce((n, _, b) => n + 200 + 200 * (b % 4), 0));
+    for (const r of rows) {
+      const [, b, i] = r.id.split('-').map(Number);
+      expect([r.b, r.pad]).toEqual([b * 1000 + i, `p${b}`.repeat(60)]);
+    }
+  });
 });
