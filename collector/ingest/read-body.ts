@@ -13,18 +13,20 @@ export interface Body { chunks: Uint8Array[]; size: number }
 // Bodies are joined into one reused buffer, not a new one per request: each request's chunks and
 // their join were the collector's largest outside-the-heap allocations, and V8 answers a fast growth
 // of those with extra collections of the whole heap (bench/README.md, session 5). Bodies above this
-// size get their own buffer, so the one kept stays small.
+// size get their own buffer, so the one kept (for the life of the process) stays small.
 const REUSED_MAX = 8 * 1024 * 1024;
 let reused = Buffer.alloc(0); // a Buffer, so protobufjs reads its strings with Node's UTF-8 decoder
 
 /**
- * The body's bytes in one buffer. `transient`: the caller uses them synchronously and keeps no
- * view of them (it copies what it keeps), so they may go into the buffer the next body reuses.
+ * The body's bytes in one buffer: the reused one, which the next body overwrites. Callers join,
+ * decompress and decode in one synchronous step, and the decoders copy what they keep (strings,
+ * interned keys, vectors; protobufjs' bytes fields become base64 strings): nothing refers to these
+ * bytes once the step ends. A single chunk is the request's own and is returned as it is.
  */
-export function joined(body: Body, transient: boolean): Uint8Array {
+export function joined(body: Body): Uint8Array {
   if (body.chunks.length === 1) return body.chunks[0];
   let out: Uint8Array;
-  if (transient && body.size <= REUSED_MAX) {
+  if (body.size <= REUSED_MAX) {
     if (reused.length < body.size) reused = Buffer.allocUnsafeSlow(Math.min(REUSED_MAX, Math.max(body.size, 2 * reused.length)));
     out = reused.subarray(0, body.size);
   } else out = Buffer.allocUnsafeSlow(body.size);
@@ -50,32 +52,28 @@ export async function readBody(c: Context, maxBytes: number): Promise<Body> {
   }
   if (incoming.destroyed) throw new Error('the client closed the request before its body ended');
   return new Promise<Body>((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    let settled = false;
+    // Once settled, the listeners go: they share one closure with `chunks` and `resolve` (and so the
+    // body), and the request object outlives the body by its whole insert. An error after that
+    // point has a listener that holds nothing.
+    const settle = (outcome: () => void) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose).on('error', ignore);
+      outcome();
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= maxBytes) return void chunks.push(chunk);
       // Past the limit: answered at once; the rest is read and dropped (memory stays bounded).
-      settled = true;
-      chunks.length = 0;
-      incoming.off('data', onData);
+      chunks = [];
+      settle(() => reject(tooLarge()));
       incoming.resume();
-      reject(tooLarge());
     };
-    incoming.on('data', onData);
-    incoming.once('end', () => {
-      if (settled) return;
-      settled = true;
-      resolve({ chunks, size });
-    });
-    incoming.once('error', (e) => {
-      if (!settled) reject(e);
-      settled = true;
-    });
-    incoming.once('close', () => {
-      if (!settled) reject(new Error('the client closed the request before its body ended'));
-      settled = true;
-    });
+    const onEnd = () => settle(() => resolve({ chunks, size }));
+    const onError = (e: Error) => settle(() => reject(e));
+    const onClose = () => settle(() => reject(new Error('the client closed the request before its body ended')));
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
+
+const ignore = () => {};

@@ -36,11 +36,6 @@ interface Signal {
   decode(body: Uint8Array, enc: Encoding, limits: Limits): Decoded;
   response: protobuf.Type;
   rejectedField: string;
-  /**
-   * decode() keeps no view of the body's bytes (it copies what it keeps), so the body may be joined
-   * into the buffer the next request reuses (read-body.ts).
-   */
-  copiesBody: boolean;
 }
 
 const LOGS: Signal = {
@@ -51,8 +46,6 @@ const LOGS: Signal = {
   },
   response: ExportLogsServiceResponse,
   rejectedField: 'rejectedLogRecords',
-  // The wire reader copies keys and vectors, and builds strings; JSON.parse reads a string copy.
-  copiesBody: true,
 };
 
 const METRICS: Signal = {
@@ -63,8 +56,6 @@ const METRICS: Signal = {
   },
   response: ExportMetricsServiceResponse,
   rejectedField: 'rejectedDataPoints',
-  // protobufjs decodes bytes fields (exemplars' ids) as views of the body.
-  copiesBody: false,
 };
 
 const MAX_MESSAGES = 20;
@@ -159,7 +150,7 @@ function receiver(s: Signal, deps: ReceiverDeps) {
   async function decodeBody(c: Context, enc: Encoding, limits: Limits): Promise<Decoded> {
     const body = await readBody(c, deps.maxBodyBytes);
     // Joined, decompressed and decoded in one synchronous step: a reused buffer is not reused meanwhile.
-    return s.decode(decompress(joined(body, s.copiesBody), c.req.header('content-encoding'), deps.maxBodyBytes), enc, limits);
+    return s.decode(decompress(joined(body), c.req.header('content-encoding'), deps.maxBodyBytes), enc, limits);
   }
 
   async function handle(c: Context, scoped: ReturnType<typeof requestLimits>) {
