@@ -5,6 +5,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { queryRows } from '../store/client.js';
 import type { PredictionRow, Rejection } from './records.js';
+import { selectPredictions, type EncodedPredictions } from './encoded.js';
 
 export interface CardinalityLimits { maxModels: number; maxFeaturesPerModel: number }
 
@@ -26,31 +27,51 @@ export class CardinalityGuard {
 
   /** Keeps the rows within the limits; the others become rejections (path says which record). */
   admit(rows: PredictionRow[], rejected: Rejection[]): PredictionRow[] {
-    const out: PredictionRow[] = [];
-    for (const r of rows) {
-      let known = this.models.get(r.model);
-      if (!known) {
-        if (this.models.size >= this.limits.maxModels) {
-          rejected.push({ path: `prediction "${r.id}" of model "${r.model}"`, reason: `too many models (limit ${this.limits.maxModels})` });
-          continue;
-        }
-        known = new Set();
-        this.models.set(r.model, known);
-      }
-      const fresh: string[] = [];
-      for (const name in r.num) if (!known.has(name)) fresh.push(name);
-      for (const name in r.cat) if (!known.has(name)) fresh.push(name);
-      if (r.emb !== undefined) for (const name in r.emb) if (!known.has(name)) fresh.push(name);
-      if (fresh.length > 0 && known.size + fresh.length > this.limits.maxFeaturesPerModel) {
-        rejected.push({
-          path: `prediction "${r.id}" of model "${r.model}"`,
-          reason: `feature "${fresh[0]}" would exceed the model's limit of ${this.limits.maxFeaturesPerModel} distinct features`,
-        });
-        continue;
-      }
-      for (const name of fresh) known.add(name);
-      out.push(r);
-    }
-    return out;
+    return rows.filter((r) => this.admitOne(r.model, r.id, names(r), rejected));
   }
+
+  /**
+   * admit() for rows already encoded. Consecutive rows of one model with the same names (one shared
+   * array) are admitted by the first one's check.
+   */
+  admitEncoded(e: EncodedPredictions, rejected: Rejection[]): EncodedPredictions {
+    let lastModel: string | undefined;
+    let lastNames: readonly string[] | undefined;
+    const keep = e.models.map((model, i) => {
+      if (model === lastModel && e.names[i] === lastNames) return true;
+      const ok = this.admitOne(model, e.ids[i], e.names[i], rejected);
+      [lastModel, lastNames] = ok ? [model, e.names[i]] : [undefined, undefined];
+      return ok;
+    });
+    return selectPredictions(e, (i) => keep[i]);
+  }
+
+  private admitOne(model: string, id: string, rowNames: Iterable<string>, rejected: Rejection[]): boolean {
+    let known = this.models.get(model);
+    if (!known) {
+      if (this.models.size >= this.limits.maxModels) {
+        rejected.push({ path: `prediction "${id}" of model "${model}"`, reason: `too many models (limit ${this.limits.maxModels})` });
+        return false;
+      }
+      known = new Set();
+      this.models.set(model, known);
+    }
+    const fresh: string[] = [];
+    for (const name of rowNames) if (!known.has(name)) fresh.push(name);
+    if (fresh.length > 0 && known.size + fresh.length > this.limits.maxFeaturesPerModel) {
+      rejected.push({
+        path: `prediction "${id}" of model "${model}"`,
+        reason: `feature "${fresh[0]}" would exceed the model's limit of ${this.limits.maxFeaturesPerModel} distinct features`,
+      });
+      return false;
+    }
+    for (const name of fresh) known.add(name);
+    return true;
+  }
+}
+
+function* names(r: PredictionRow): Iterable<string> {
+  for (const name in r.num) yield name;
+  for (const name in r.cat) yield name;
+  if (r.emb !== undefined) for (const name in r.emb) yield name;
 }

@@ -4,9 +4,10 @@
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
 import protobuf from 'protobufjs';
 import { BadRequest } from './body.js';
-import { Attrs, FieldError, InvalidArray, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
+import { Attrs, FieldError, InvalidArray, keyKind, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type KeyKind, type Limits, type RecordView } from './otlp-logs.js';
 import { MAX_EMBEDDING_DIMS } from './embeddings.js';
-import type { DecodedBatch } from './records.js';
+import type { DecodedBatch, LabelRow, Rejection } from './records.js';
+import { PredictionSink, type EncodedPredictions } from './encoded.js';
 
 type Reader = protobuf.Reader;
 const { Reader } = protobuf;
@@ -115,12 +116,12 @@ function arrayValue(r: Reader, stop: number): AttrVal {
 // Records of one request mostly list the same keys in the same order: the key last seen at the
 // same position (`slot`) is compared first, which skips the hash and the lookup (decoding a
 // 20-feature record: 4.5 -> 3.8 us, bench/README.md).
-interface KnownKey { bytes: Uint8Array; key: string }
+interface KnownKey { bytes: Uint8Array; key: string; kind: KeyKind }
 const keys = new Map<number, KnownKey>();
 const SLOTS = 128;
 const EVENT_SLOT = SLOTS - 1;
 const bySlot: (KnownKey | undefined)[] = new Array(SLOTS).fill(undefined);
-function keyString(r: Reader, slot: number): string {
+function keyString(r: Reader, slot: number): KnownKey {
   const len = r.uint32();
   const start = r.pos;
   const stop = start + len;
@@ -133,7 +134,7 @@ function keyString(r: Reader, slot: number): string {
     while (i < len && b[i] === buf[start + i]) i++;
     if (i === len) {
       r.pos = stop;
-      return last.key;
+      return last;
     }
   }
   let h = 0x811c9dc5 ^ len;
@@ -145,22 +146,22 @@ function keyString(r: Reader, slot: number): string {
     if (same) {
       r.pos = stop;
       if (slot < SLOTS) bySlot[slot] = hit;
-      return hit.key;
+      return hit;
     }
   }
   const key = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('utf8');
   r.pos = stop;
+  const known = { bytes: new Uint8Array(buf.subarray(start, stop)), key, kind: keyKind(key) }; // a copy: the body is not kept
   if (hit === undefined && keys.size < 10_000) {
-    const known = { bytes: new Uint8Array(buf.subarray(start, stop)), key }; // a copy: the body is not kept
     keys.set(h, known);
     if (slot < SLOTS) bySlot[slot] = known;
   }
-  return key;
+  return known;
 }
 
 // Slots of the position cache: a record's attributes from 0, the resource's from SLOTS / 2.
 function keyValue(r: Reader, stop: number, into: Attrs, base: number): void {
-  let key: string | undefined;
+  let key: KnownKey | undefined;
   let value: AttrVal = MISSING;
   while (r.pos < stop) {
     const tag = r.uint32();
@@ -168,7 +169,7 @@ function keyValue(r: Reader, stop: number, into: Attrs, base: number): void {
     else if (tag >>> 3 === 2) value = anyValue(r, end(r));
     else r.skipType(tag & 7);
   }
-  if (key !== undefined) into.set(key, value);
+  if (key !== undefined) into.set(key.key, value, key.kind);
 }
 
 function resource(r: Reader, stop: number): Attrs {
@@ -195,7 +196,7 @@ function logRecord(r: Reader, stop: number, view: RecordView = { eventName: '', 
       case 1: view.timeMs = nanosToMs(fixed64(r)); break;
       case 11: view.observedMs = nanosToMs(fixed64(r)); break;
       case 6: keyValue(r, end(r), view.attrs, 0); break;
-      case 12: view.eventName = keyString(r, EVENT_SLOT); break; // one of two names: kept like a key
+      case 12: view.eventName = keyString(r, EVENT_SLOT).key; break; // one of two names: kept like a key
       default: r.skipType(tag & 7);
     }
   }
@@ -210,11 +211,31 @@ class RecordPath {
   }
 }
 
-function toRow(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
+/** Where records go: rows (recordToRow) or RowBinary (PredictionSink); `mark`/`reset` undo a ResourceLogs. */
+interface Sink {
+  record(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number): void;
+  mark(): unknown;
+  reset(mark: unknown): void;
+}
+
+class RowSink implements Sink {
+  constructor(readonly out: DecodedBatch) {}
+  record(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number): void {
+    recordToRow(view, path, res, limits, now, this.out);
+  }
+  mark(): unknown {
+    return [this.out.predictions.length, this.out.labels.length];
+  }
+  reset(mark: unknown): void {
+    [this.out.predictions.length, this.out.labels.length] = mark as [number, number];
+  }
+}
+
+function toRow(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number, sink: Sink, rejected: Rejection[]): void {
   try {
-    recordToRow(view, path, res, limits, now, out);
+    sink.record(view, path, res, limits, now);
   } catch (e) {
-    out.rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path: String(path), reason: (e as Error).message });
+    rejected.push(e instanceof FieldError ? { path: e.field, reason: e.message } : { path: String(path), reason: (e as Error).message });
   }
 }
 
@@ -225,7 +246,7 @@ function toRow(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, n
  * second one) needs every record kept until the end: `buffered` reads it that way (the caller
  * rewinds and asks for it when this returns false).
  */
-function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, limits: Limits, now: number, out: DecodedBatch): boolean {
+function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, limits: Limits, now: number, sink: Sink, rejected: Rejection[]): boolean {
   let res: Attrs | undefined;
   let recordsSeen = false;
   const pending: { view: RecordView; path: RecordPath }[] = [];
@@ -253,19 +274,36 @@ function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, l
           logRecord(r, end(r), view);
           path.si = si;
           path.li = li++;
-          toRow(view, path, res!, limits, now, out);
+          toRow(view, path, res!, limits, now, sink, rejected);
         }
       }
       si++;
     } else r.skipType(t & 7);
   }
-  for (const p of pending) toRow(p.view, p.path, res ?? new Attrs(), limits, now, out);
+  for (const p of pending) toRow(p.view, p.path, res ?? new Attrs(), limits, now, sink, rejected);
   return true;
 }
 
-export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = Date.now()): DecodedBatch {
-  const limits = withEmbeddingDims(givenLimits);
+export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): DecodedBatch {
   const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
+  read(body, limits, now, new RowSink(out), out.rejected);
+  return out;
+}
+
+/**
+ * decodeLogsProtobuf with the predictions written straight into RowBinary (PredictionSink): what
+ * the receiver stores. The same rejections, labels and stored values.
+ */
+export function encodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): { predictions: EncodedPredictions; labels: LabelRow[]; rejected: Rejection[] } {
+  const labels: LabelRow[] = [];
+  const rejected: Rejection[] = [];
+  const sink = new PredictionSink(labels);
+  read(body, limits, now, sink, rejected);
+  return { predictions: sink.finish(), labels, rejected };
+}
+
+function read(body: Uint8Array, givenLimits: Limits, now: number, sink: Sink, rejected: Rejection[]): void {
+  const limits = withEmbeddingDims(givenLimits);
   const r = Reader.create(body);
   let ri = 0;
   try {
@@ -277,14 +315,14 @@ export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = 
       }
       const rlEnd = end(r);
       const start = r.pos;
-      const sizes = [out.predictions.length, out.labels.length, out.rejected.length];
-      if (!resourceLogs(r, rlEnd, ri, false, limits, now, out)) {
+      const mark = sink.mark();
+      const rejectedBefore = rejected.length;
+      if (!resourceLogs(r, rlEnd, ri, false, limits, now, sink, rejected)) {
         // The resource came late: what was built from this ResourceLogs goes, and it is read again.
-        out.predictions.length = sizes[0];
-        out.labels.length = sizes[1];
-        out.rejected.length = sizes[2];
+        sink.reset(mark);
+        rejected.length = rejectedBefore;
         r.pos = start;
-        resourceLogs(r, rlEnd, ri, true, limits, now, out);
+        resourceLogs(r, rlEnd, ri, true, limits, now, sink, rejected);
       }
       ri++;
     }
@@ -293,5 +331,4 @@ export function decodeLogsProtobuf(body: Uint8Array, givenLimits: Limits, now = 
     if (e instanceof FieldError) throw e;
     throw new BadRequest(`body is not a valid ExportLogsServiceRequest protobuf: ${(e as Error).message}`);
   }
-  return out;
 }

@@ -8,7 +8,8 @@ import { ExportLogsServiceResponse, ExportMetricsServiceResponse, Status } from 
 import { BadRequest, decompress, encodingOf, type Encoding } from './body.js';
 import { BodyTooLarge, joined, readBody } from './read-body.js';
 import { decodeLogs, parseLogsRequest, type Limits } from './otlp-logs.js';
-import { decodeLogsProtobuf } from './otlp-logs-protobuf.js';
+import { encodeLogsProtobuf } from './otlp-logs-protobuf.js';
+import { selectPredictions, type EncodedPredictions } from './encoded.js';
 import { decodeMetrics, parseMetricsRequest } from './otlp-metrics.js';
 import type { Rejection } from './records.js';
 import { Backpressure, type WriteBatch } from '../store/writer.js';
@@ -26,7 +27,8 @@ export interface ReceiverDeps {
   onRequest?(signal: 'logs' | 'metrics', status: number, counts?: BatchCounts, rejected?: Rejection[], seconds?: number): void;
 }
 
-interface Decoded { batch: WriteBatch; accepted: number; rejected: Rejection[] }
+/** A request's records: `encoded` holds its predictions when they were decoded straight into RowBinary. */
+interface Decoded { batch: WriteBatch; encoded?: EncodedPredictions; accepted: number; rejected: Rejection[] }
 
 /** Records per kind in a request's batch (what the request metrics count); absent: the batch had no such list. */
 export interface BatchCounts { predictions?: number; labels?: number; metrics?: number }
@@ -41,7 +43,12 @@ interface Signal {
 const LOGS: Signal = {
   name: 'logs',
   decode(body, enc, limits) {
-    const d = enc === 'protobuf' ? decodeLogsProtobuf(body, limits) : decodeLogs(parseLogsRequest(body, enc), limits);
+    if (enc === 'protobuf') {
+      // The SDKs' encoding, and the hot path: predictions go straight into the rows the store takes.
+      const d = encodeLogsProtobuf(body, limits);
+      return { batch: { labels: d.labels }, encoded: d.predictions, accepted: d.predictions.models.length + d.labels.length, rejected: d.rejected };
+    }
+    const d = decodeLogs(parseLogsRequest(body, enc), limits);
     return { batch: d, accepted: d.predictions.length + d.labels.length, rejected: d.rejected };
   },
   response: ExportLogsServiceResponse,
@@ -91,20 +98,18 @@ const NOT_ALLOWED = 'this API key may not write that model';
 function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Decoded {
   const rejected = [...d.rejected];
   const ok = new Map<string, boolean>();
-  const keep = <T extends { model: string }>(rows: T[] | undefined, what: string): T[] | undefined => {
-    if (!rows) return rows;
-    const out: T[] = [];
-    for (const r of rows) {
-      let a = ok.get(r.model);
-      if (a === undefined) ok.set(r.model, (a = allowed(r.model)));
-      if (a) out.push(r);
-      else rejected.push({ path: `${what} of model "${r.model}"`, reason: NOT_ALLOWED });
-    }
-    return out;
+  const may = (model: string, what: string) => {
+    let a = ok.get(model);
+    if (a === undefined) ok.set(model, (a = allowed(model)));
+    if (!a) rejected.push({ path: `${what} of model "${model}"`, reason: NOT_ALLOWED });
+    return a;
   };
+  const keep = <T extends { model: string }>(rows: T[] | undefined, what: string): T[] | undefined => rows?.filter((r) => may(r.model, what));
   const batch: WriteBatch = { predictions: keep(d.batch.predictions, 'prediction'), labels: keep(d.batch.labels, 'label'), metrics: keep(d.batch.metrics, 'data point') };
-  const accepted = (batch.predictions?.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
-  return { batch, accepted, rejected };
+  const e = d.encoded;
+  const encoded = e && selectPredictions(e, (i) => may(e.models[i], 'prediction'));
+  const accepted = (batch.predictions?.length ?? 0) + (encoded?.models.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
+  return { batch, encoded, accepted, rejected };
 }
 
 /**
@@ -125,13 +130,19 @@ function requestLimits(limits: Limits): { limits: Limits; done: RequestDims['don
  * young-generation GCs into the old generation (GC was the JS side's largest cost).
  */
 function startStoring(d: Decoded, deps: ReceiverDeps): { storing: Promise<void>; counts: BatchCounts; withEmbeddings: { model: string; version: string; emb: Record<string, { length: number }> }[] } {
-  const { batch } = d;
-  const counts: BatchCounts = { predictions: batch.predictions?.length, labels: batch.labels?.length, metrics: batch.metrics?.length };
+  const { batch, encoded } = d;
+  const counts: BatchCounts = { predictions: batch.predictions?.length ?? encoded?.models.length, labels: batch.labels?.length, metrics: batch.metrics?.length };
   // What accepting the embeddings' dimensions needs (names and lengths), not the rows and vectors.
-  const withEmbeddings = (batch.predictions ?? []).flatMap((r) =>
-    r.emb === undefined ? [] : [{ model: r.model, version: r.version, emb: Object.fromEntries(Object.entries(r.emb).map(([k, v]) => [k, { length: v.length }])) }]);
-  const storing = deps.store(batch);
+  const lengths = (emb: Record<string, ArrayLike<number>>) => Object.fromEntries(Object.entries(emb).map(([k, v]) => [k, { length: v.length }]));
+  const withEmbeddings = (batch.predictions ?? []).flatMap((r) => (r.emb === undefined ? [] : [{ model: r.model, version: r.version, emb: lengths(r.emb) }]));
+  if (encoded) {
+    encoded.embs.forEach((emb, i) => {
+      if (emb !== undefined) withEmbeddings.push({ model: encoded.models[i], version: encoded.versions[i], emb: lengths(emb) });
+    });
+  }
+  const storing = deps.store(encoded ? { ...batch, encodedPredictions: encoded.block } : batch);
   d.batch = {};
+  d.encoded = undefined;
   return { storing, counts, withEmbeddings };
 }
 
@@ -180,6 +191,11 @@ function receiver(s: Signal, deps: ReceiverDeps) {
       const before = d.batch.predictions.length;
       d.batch.predictions = deps.guard.admit(d.batch.predictions, d.rejected);
       d.accepted -= before - d.batch.predictions.length;
+    }
+    if (deps.guard && d.encoded?.models.length) {
+      const before = d.encoded.models.length;
+      d.encoded = deps.guard.admitEncoded(d.encoded, d.rejected);
+      d.accepted -= before - d.encoded.models.length;
     }
     if (d.accepted === 0 && d.rejected.length > 0) {
       if (d.rejected.every((r) => r.reason === NOT_ALLOWED)) {

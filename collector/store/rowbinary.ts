@@ -46,11 +46,22 @@ const TWO32 = 2 ** 32;
 // Names (models, versions, features) repeat on every row: their length-prefixed UTF-8 is kept.
 const names = new Map<string, Buffer>();
 
-class RowBinaryWriter {
+export class RowBinaryWriter {
   private buf: Buffer;
   private dv: DataView; // TurboFan inlines DataView stores; Buffer#writeDoubleLE is far slower
   private pos = 0;
   readonly ends: number[] = [];
+
+  /** Bytes written so far. */
+  get bytes(): number {
+    return this.pos;
+  }
+
+  /** Back to `rows` rows and `bytes` bytes (a mark taken earlier). */
+  truncate(rows: number, bytes: number): void {
+    this.ends.length = rows;
+    this.pos = bytes;
+  }
 
   constructor(estimate: number) {
     this.buf = Buffer.allocUnsafe(Math.max(256, estimate));
@@ -142,12 +153,14 @@ class RowBinaryWriter {
 
   // Maps are written in one pass: a one-byte count is reserved and filled in after the entries
   // (moved right in the rare map of 128 entries or more, whose count needs more bytes).
-  private countAt(): number {
+  /** Starts a map (or array) whose entry count is known at its end: see endMap. */
+  beginMap(): number {
     this.ensure(1);
     return this.pos++;
   }
 
-  private setCount(at: number, n: number): void {
+  /** Ends the map begun at `at` with its `n` entries. */
+  endMap(at: number, n: number): void {
     if (n < 0x80) {
       this.buf[at] = n;
       return;
@@ -161,25 +174,25 @@ class RowBinaryWriter {
   }
 
   numMap(m: Record<string, number>): void {
-    const at = this.countAt();
+    const at = this.beginMap();
     let n = 0;
     for (const k in m) {
       this.name(k);
       this.f64(m[k]);
       n++;
     }
-    this.setCount(at, n);
+    this.endMap(at, n);
   }
 
   strMap(m: Record<string, string>): void {
-    const at = this.countAt();
+    const at = this.beginMap();
     let n = 0;
     for (const k in m) {
       this.name(k);
       this.str(m[k]);
       n++;
     }
-    this.setCount(at, n);
+    this.endMap(at, n);
   }
 
   /** Map(String, Array(Float32)): names, then each vector's length and its elements as float32. */
@@ -188,7 +201,7 @@ class RowBinaryWriter {
       this.u8(0);
       return;
     }
-    const at = this.countAt();
+    const at = this.beginMap();
     let n = 0;
     for (const k in m) {
       const v = m[k];
@@ -202,7 +215,7 @@ class RowBinaryWriter {
       this.pos = p;
       n++;
     }
-    this.setCount(at, n);
+    this.endMap(at, n);
   }
 
   endRow(): void {
@@ -216,22 +229,25 @@ class RowBinaryWriter {
 
 export function encodePredictions(rows: PredictionRow[]): Block {
   const w = new RowBinaryWriter(rows.length * 320);
-  for (const r of rows) {
-    w.name(r.model);
-    w.name(r.version);
-    w.i64(r.ts);
-    w.str(r.id);
-    w.str(r.prediction);
-    w.f64(r.predictionNum);
-    w.f64(r.score);
-    w.f32(r.latencyMs);
-    w.numMap(r.num);
-    w.strMap(r.cat);
-    w.strMap(r.segment);
-    w.vecMap(r.emb);
-    w.endRow();
-  }
+  for (const r of rows) writePrediction(w, r);
   return w.block();
+}
+
+/** One row of `predictions` (the columns of TABLES.predictions, in order). */
+export function writePrediction(w: RowBinaryWriter, r: PredictionRow): void {
+  w.name(r.model);
+  w.name(r.version);
+  w.i64(r.ts);
+  w.str(r.id);
+  w.str(r.prediction);
+  w.f64(r.predictionNum);
+  w.f64(r.score);
+  w.f32(r.latencyMs);
+  w.numMap(r.num);
+  w.strMap(r.cat);
+  w.strMap(r.segment);
+  w.vecMap(r.emb);
+  w.endRow();
 }
 
 export function encodeLabels(rows: LabelRow[]): Block {
@@ -336,4 +352,20 @@ export function joinBlocks(blocks: Block[]): Block {
     offset += b.data.length;
   }
   return { data: Buffer.concat(blocks.map((b) => b.data)), ends };
+}
+
+/** The rows of a block for which `keep(i)` holds, in order (the block itself when that is all). */
+export function selectRows(b: Block, keep: (i: number) => boolean): Block {
+  const kept: number[] = [];
+  for (let i = 0; i < b.ends.length; i++) if (keep(i)) kept.push(i);
+  if (kept.length === b.ends.length) return b;
+  const size = kept.reduce((n, i) => n + b.ends[i] - (i === 0 ? 0 : b.ends[i - 1]), 0);
+  const data = Buffer.allocUnsafe(size);
+  const ends: number[] = [];
+  let at = 0;
+  for (const i of kept) {
+    at += b.data.copy(data, at, i === 0 ? 0 : b.ends[i - 1], b.ends[i]);
+    ends.push(at);
+  }
+  return { data, ends };
 }

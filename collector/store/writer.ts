@@ -21,7 +21,13 @@ export function tsText(ms: number): string {
 }
 
 /** What one request hands to the writer. */
-export interface WriteBatch { predictions?: PredictionRow[]; labels?: LabelRow[]; metrics?: MetricPointRow[] }
+export interface WriteBatch {
+  predictions?: PredictionRow[];
+  /** Predictions already in RowBinary (the receiver's OTLP/protobuf path), instead of `predictions`. */
+  encodedPredictions?: Block;
+  labels?: LabelRow[];
+  metrics?: MetricPointRow[];
+}
 
 /** One insert of encoded rows, as the writer sends them (also used directly by tests and benches). */
 export async function insertBlocks(store: Pick<Store, 'insertRowBinary'>, table: TableName, blocks: Block[], settings?: Record<string, string | number>): Promise<void> {
@@ -268,7 +274,8 @@ export class Writer {
   }
 
   write(batch: WriteBatch): Promise<void> {
-    const rows = (batch.predictions?.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
+    if (batch.predictions?.length && batch.encodedPredictions) return Promise.reject(new Error('a batch has its predictions as rows or encoded, not both'));
+    const rows = (batch.predictions?.length ?? 0) + (batch.encodedPredictions?.ends.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
     if (rows === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Backpressure('collector is shutting down'));
     if (this.queued + rows > (this.o.maxQueueRows ?? 200_000)) {
@@ -276,7 +283,7 @@ export class Writer {
     }
     // Encoded now, so a spooled batch is stored exactly as it would have been inserted. The queue
     // is bounded in bytes too: rows with large embeddings weigh far more than a row count says.
-    const p1 = batch.predictions?.length ? encodePredictions(batch.predictions) : undefined;
+    const p1 = batch.predictions?.length ? encodePredictions(batch.predictions) : batch.encodedPredictions?.ends.length ? batch.encodedPredictions : undefined;
     const l1 = batch.labels?.length ? encodeLabels(batch.labels) : undefined;
     const m1 = batch.metrics?.length ? encodeMetricPoints(batch.metrics) : undefined;
     const bytes = (p1?.data.length ?? 0) + (l1?.data.length ?? 0) + (m1?.data.length ?? 0);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../collector/config.js';
 import { findKey, parseKeys } from '../../collector/auth.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
+import { ExportLogsServiceRequest, ExportLogsServiceResponse } from '../../otlp/schema.js';
 
 const KEYS = [
   { name: 'team-a', key: 'a-secret-0123456789', scopes: ['read', 'write'], models: ['model-a'] },
@@ -50,12 +51,21 @@ describe('API keys', () => {
     const res = await post('a-secret-0123456789', JSON.stringify(mixed));
     expect(res.status).toBe(200);
     expect(((await res.json()) as { partialSuccess: { rejectedLogRecords: string } }).partialSuccess.rejectedLogRecords).toBe('1');
+    // The same in protobuf, whose predictions are decoded straight into the store's rows.
+    const proto = (body: unknown) => call('/v1/logs', 'a-secret-0123456789', { method: 'POST', body: Buffer.from(ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(body as Record<string, unknown>)).finish()), headers: { 'content-type': 'application/x-protobuf' } });
+    const mixedProto = JSON.parse(logs('model-a', 'a3'));
+    mixedProto.resourceLogs.push(JSON.parse(logs('model-b2', 'b-by-a-proto')).resourceLogs[0]);
+    const pres = await proto(mixedProto);
+    expect(pres.status).toBe(200);
+    const partial = ExportLogsServiceResponse.decode(new Uint8Array(await pres.arrayBuffer())).partialSuccess;
+    expect([Number(partial?.rejectedLogRecords), partial?.errorMessage]).toEqual([1, 'prediction of model "model-b2": this API key may not write that model']);
+    expect((await proto(JSON.parse(logs('model-b2', 'x-proto')))).status).toBe(403);
   });
 
   it('lets a key read only its models', async () => {
     await c.writer.flush();
     const list = async (key: string) => ((await (await call('/api/v1/models', key)).json()) as { models: { name: string; predictions: number }[] }).models;
-    expect((await list('a-secret-0123456789')).map((m) => [m.name, m.predictions])).toEqual([['model-a', 2]]);
+    expect((await list('a-secret-0123456789')).map((m) => [m.name, m.predictions])).toEqual([['model-a', 3]]);
     expect((await list('b-secret-0123456789')).map((m) => m.name)).toEqual(['model-b2']);
     expect((await list('r-secret-0123456789')).map((m) => m.name)).toEqual(['model-a', 'model-b2']);
     const forbidden = await call('/api/v1/models/model-b2/drift', 'a-secret-0123456789');
