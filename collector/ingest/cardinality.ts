@@ -61,7 +61,8 @@ export class CardinalityGuard {
     if (fresh.length > 0 && known.size + fresh.length > this.limits.maxFeaturesPerModel) {
       rejected.push({
         path: `prediction "${id}" of model "${model}"`,
-        reason: `feature "${fresh[0]}" would exceed the model's limit of ${this.limits.maxFeaturesPerModel} distinct features`,
+        // The least name, whatever order the row lists its names in (rows and encoded rows differ).
+        reason: `feature "${fresh.reduce((a, b) => (b < a ? b : a))}" would exceed the model's limit of ${this.limits.maxFeaturesPerModel} distinct features`,
       });
       return false;
     }

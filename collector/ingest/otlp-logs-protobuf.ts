@@ -297,7 +297,7 @@ export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.
 export function encodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): { predictions: EncodedPredictions; labels: LabelRow[]; rejected: Rejection[] } {
   const labels: LabelRow[] = [];
   const rejected: Rejection[] = [];
-  const sink = new PredictionSink(labels);
+  const sink = new PredictionSink(labels, body.length);
   read(body, limits, now, sink, rejected);
   return { predictions: sink.finish(), labels, rejected };
 }

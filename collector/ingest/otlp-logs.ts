@@ -83,7 +83,7 @@ export function keyKind(key: string): KeyKind {
         : key.startsWith(ATTR.segmentPrefix)
           ? new KeyKind(SEGMENT, key.slice(ATTR.segmentPrefix.length))
           : new KeyKind(OTHER, key);
-    if (kindsByKey.size < 100_000) kindsByKey.set(key, k);
+    if (kindsByKey.size < 100_000 && key.length <= 512) kindsByKey.set(key, k);
   }
   return k;
 }
@@ -411,7 +411,7 @@ export function recordToRow(view: RecordView, path: FieldPath, resource: Attrs, 
       }
       if (name === '') throw new FieldError(attrPath(path, key), 'embedding name is empty');
       if (++embeddings > MAX_EMBEDDINGS_PER_RECORD) throw new FieldError(attrPath(path, key), `more than ${MAX_EMBEDDINGS_PER_RECORD} embeddings`);
-      (row.emb ??= {})[name] = v;
+      setOwn((row.emb ??= {}), name, v);
     } else if (kind === SEGMENT) {
       const c = checked(v, path, key, limits);
       if (typeof c === 'number' || typeof c === 'string') setOwn(row.segment, name, String(c));

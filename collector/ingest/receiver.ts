@@ -105,9 +105,11 @@ function authorizeRecords(d: Decoded, allowed: (model: string) => boolean): Deco
     return a;
   };
   const keep = <T extends { model: string }>(rows: T[] | undefined, what: string): T[] | undefined => rows?.filter((r) => may(r.model, what));
-  const batch: WriteBatch = { predictions: keep(d.batch.predictions, 'prediction'), labels: keep(d.batch.labels, 'label'), metrics: keep(d.batch.metrics, 'data point') };
+  // Predictions (as rows or encoded), then labels, then data points: rejections in that order.
+  const predictions = keep(d.batch.predictions, 'prediction');
   const e = d.encoded;
   const encoded = e && selectPredictions(e, (i) => may(e.models[i], 'prediction'));
+  const batch: WriteBatch = { predictions, labels: keep(d.batch.labels, 'label'), metrics: keep(d.batch.metrics, 'data point') };
   const accepted = (batch.predictions?.length ?? 0) + (encoded?.models.length ?? 0) + (batch.labels?.length ?? 0) + (batch.metrics?.length ?? 0);
   return { batch, encoded, accepted, rejected };
 }

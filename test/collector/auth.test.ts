@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../collector/config.js';
 import { findKey, parseKeys } from '../../collector/auth.js';
 import { startTestCollector, type TestCollector } from '../helpers/collector.js';
-import { ExportLogsServiceRequest, ExportLogsServiceResponse } from '../../otlp/schema.js';
+import { ExportLogsServiceRequest, ExportLogsServiceResponse, Status } from '../../otlp/schema.js';
 
 const KEYS = [
   { name: 'team-a', key: 'a-secret-0123456789', scopes: ['read', 'write'], models: ['model-a'] },
@@ -60,6 +60,15 @@ describe('API keys', () => {
     const partial = ExportLogsServiceResponse.decode(new Uint8Array(await pres.arrayBuffer())).partialSuccess;
     expect([Number(partial?.rejectedLogRecords), partial?.errorMessage]).toEqual([1, 'prediction of model "model-b2": this API key may not write that model']);
     expect((await proto(JSON.parse(logs('model-b2', 'x-proto')))).status).toBe(403);
+    // A refused label and a refused prediction: the same message in both encodings (predictions first).
+    const both = JSON.parse(logs('model-b2', 'y'));
+    both.resourceLogs[0].scopeLogs[0].logRecords.unshift({ eventName: 'ml.label', attributes: [kv('ml.prediction.id', { stringValue: 'y' }), kv('ml.label.value', { intValue: 1 })] });
+    const viaJson = await post('a-secret-0123456789', JSON.stringify(both));
+    const viaProto = await proto(both);
+    expect([viaJson.status, viaProto.status]).toEqual([403, 403]);
+    const jsonMessage = ((await viaJson.json()) as { message: string }).message;
+    expect(Status.decode(new Uint8Array(await viaProto.arrayBuffer())).message).toBe(jsonMessage);
+    expect(jsonMessage).toBe('this API key may not write: prediction of model "model-b2": this API key may not write that model; label of model "model-b2": this API key may not write that model');
   });
 
   it('lets a key read only its models', async () => {

@@ -102,6 +102,26 @@ describe('PredictionSink (predictions straight into RowBinary)', () => {
     expect(enc.predictions.embs[3] && Array.from(enc.predictions.embs[3].e)).toEqual([1, 2]);
   });
 
+  it('stores an embedding named __proto__ as an embedding (an assignment would have set a prototype)', () => {
+    const vec = kv('ml.embedding.__proto__', { arrayValue: { values: [{ doubleValue: 1 }, { doubleValue: 2 }, { doubleValue: 3 }] } });
+    const enc = expectSame(encode(request([pred('p', [...feats(2), vec])])), { ...DEFAULT_LIMITS, embeddingDims: new EmbeddingDims() });
+    const emb = enc.predictions.embs[0]!;
+    expect(Object.keys(emb)).toEqual(['__proto__']);
+    expect(Array.from(Object.getOwnPropertyDescriptor(emb, '__proto__')!.value as Float64Array)).toEqual([1, 2, 3]);
+    expect(Object.getPrototypeOf(emb)).toBe(Object.prototype);
+    expect(enc.predictions.names[0]).toContain('__proto__');
+    // One map entry with its three float32s, not one entry per element of a prototype.
+    expect(enc.predictions.block.data.length).toBeLessThan(200);
+  });
+
+  it('sizes its buffer from the request: a small request does not hold a large one', () => {
+    const one = encodeLogsProtobuf(encode(request([pred('one', feats(1))])), DEFAULT_LIMITS, NOW).predictions.block.data;
+    expect(one.buffer.byteLength).toBeLessThanOrEqual(8192);
+    const labelsOnly = encodeLogsProtobuf(encode(request([{ timeUnixNano: T, eventName: 'ml.label', attributes: [kv('ml.prediction.id', { stringValue: 'a' }), kv('ml.label.value', { intValue: '1' })] }])), DEFAULT_LIMITS, NOW);
+    expect(labelsOnly.predictions.block.data.length).toBe(0);
+    expect(labelsOnly.predictions.block.data.buffer.byteLength).toBeLessThanOrEqual(8192);
+  });
+
   it('reads a resource that comes late again, dropping what it wrote from that ResourceLogs', () => {
     const recs = (ids: string[]) => ids.map((id) => pred(id, feats(3)));
     const one = (model: string, ids: string[]) => encode(request(recs(ids), [kv('ml.model.name', { stringValue: model })]));
@@ -168,5 +188,23 @@ describe('CardinalityGuard.admitEncoded', () => {
       'feature "new1" would exceed the model\'s limit of 6 distinct features',
       'too many models (limit 2)',
     ]);
+  });
+
+  it('names the same feature as admit() whatever order the row lists its names in', async () => {
+    // A row object lists integer-like names first, then numbers before text; encoded rows list
+    // attributes in order. The message names the least fresh name either way.
+    const { CardinalityGuard } = await import('../../collector/ingest/cardinality.js');
+    const bytes = encode(request([
+      pred('r1', [kv('ml.feature.country', { stringValue: 'DE' }), kv('ml.feature.age', { intValue: 1 })]),
+      pred('r2', [kv('ml.feature.x', { doubleValue: 1 }), kv('ml.feature.2', { doubleValue: 1 }), kv('ml.feature.b', { stringValue: 'y' })]),
+    ]));
+    const rows = decodeLogsProtobuf(bytes, DEFAULT_LIMITS, NOW);
+    const enc = encodeLogsProtobuf(bytes, DEFAULT_LIMITS, NOW);
+    const rowsRejected = [...rows.rejected];
+    const encRejected = [...enc.rejected];
+    new CardinalityGuard({ maxModels: 5, maxFeaturesPerModel: 1 }).admit(rows.predictions, rowsRejected);
+    new CardinalityGuard({ maxModels: 5, maxFeaturesPerModel: 1 }).admitEncoded(enc.predictions, encRejected);
+    expect(encRejected).toEqual(rowsRejected);
+    expect(encRejected.map((r) => r.reason.split('"')[1])).toEqual(['age', '2']);
   });
 });
