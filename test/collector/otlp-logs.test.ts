@@ -4,6 +4,7 @@ import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/in
 import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js';
 import { BadRequest } from '../../collector/ingest/body.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
+import { resourceLogsFields, resourceLogsOf } from '../helpers/resource-logs.js';
 import type { ExportLogsServiceRequest as Req } from '../../otlp/types.js';
 import { buildRequest, encodeRequest } from '../helpers/reference-encoder.js';
 
@@ -39,21 +40,8 @@ describe('OTLP logs decoding', () => {
     const rec = (id: string) => ({ timeUnixNano: '1700000000123000000', eventName: 'ml.prediction', attributes: [kv('ml.prediction.id', { stringValue: id }), kv('ml.prediction.value', { intValue: '1' }), kv('ml.feature.x', { doubleValue: 2 })] });
     const res = (model: string) => [kv('ml.model.name', { stringValue: model }), kv('ml.model.version', { stringValue: `${model}-v` })];
     const one = (resource: unknown[], ids: string[]) => ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(request(ids.map(rec), resource))).finish();
-    // The fields of the (only) ResourceLogs of an encoded request: [resource, scopeLogs].
-    const fields = (bytes: Uint8Array) => {
-      const outer = protobuf.Reader.create(bytes);
-      outer.uint32();
-      const inner = outer.bytes();
-      const r = protobuf.Reader.create(inner);
-      const parts: Uint8Array[] = [];
-      while (r.pos < r.len) {
-        const from = r.pos;
-        r.skipType(r.uint32() & 7);
-        parts.push(inner.subarray(from, r.pos));
-      }
-      return parts;
-    };
-    const wrap = (...parts: Uint8Array[]) => protobuf.Writer.create().uint32(10).bytes(Buffer.concat(parts)).finish();
+    const fields = resourceLogsFields;
+    const wrap = resourceLogsOf;
     const [resA, scope1] = fields(one(res('late-a'), ['l1', 'l2']));
     const [resB, scope2] = fields(one(res('late-b'), ['l3']));
     const cases = {

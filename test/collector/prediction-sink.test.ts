@@ -9,6 +9,7 @@ import { decodeLogsProtobuf, encodeLogsProtobuf } from '../../collector/ingest/o
 import { EmbeddingDims } from '../../collector/ingest/embeddings.js';
 import { encodePredictions } from '../../collector/store/rowbinary.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
+import { resourceLogsFields, resourceLogsOf } from '../helpers/resource-logs.js';
 
 const NOW = 1_700_000_100_000;
 const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
@@ -125,20 +126,8 @@ describe('PredictionSink (predictions straight into RowBinary)', () => {
   it('reads a resource that comes late again, dropping what it wrote from that ResourceLogs', () => {
     const recs = (ids: string[]) => ids.map((id) => pred(id, feats(3)));
     const one = (model: string, ids: string[]) => encode(request(recs(ids), [kv('ml.model.name', { stringValue: model })]));
-    const fields = (bytes: Uint8Array) => {
-      const outer = protobuf.Reader.create(bytes);
-      outer.uint32();
-      const inner = outer.bytes();
-      const r = protobuf.Reader.create(inner);
-      const parts: Uint8Array[] = [];
-      while (r.pos < r.len) {
-        const from = r.pos;
-        r.skipType(r.uint32() & 7);
-        parts.push(inner.subarray(from, r.pos));
-      }
-      return parts;
-    };
-    const wrap = (...parts: Uint8Array[]) => protobuf.Writer.create().uint32(10).bytes(Buffer.concat(parts)).finish();
+    const fields = resourceLogsFields;
+    const wrap = resourceLogsOf;
     const [resA, scope1] = fields(one('late-a', ['l1', 'l2']));
     const [resB, scope2] = fields(one('late-b', ['l3']));
     const bytes = Buffer.concat([wrap(resA, scope1), wrap(scope2, resB), wrap(resA, scope1, resB, scope2)]);
