@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import protobuf from 'protobufjs';
 import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { decodeLogsProtobuf } from '../../collector/ingest/otlp-logs-protobuf.js';
 import { BadRequest } from '../../collector/ingest/body.js';
