@@ -2,8 +2,8 @@
 // OTLP/protobuf, fed by otlp-logs-protobuf.ts under the rules of otlp-logs.ts), with what the
 // receiver still needs of each row after decoding.
 import { RowBinaryWriter, selectRows, writePrediction, type Block } from '../store/rowbinary.js';
-import { attrPath, checked, EMBEDDING, FEATURE, FieldError, MISSING, recordHead, recordToRow, SEGMENT, type Attrs, type FieldPath, type Limits, type RecordView } from './otlp-logs.js';
-import type { DecodedBatch, LabelRow } from './records.js';
+import { attrPath, checked, EMBEDDING, FEATURE, FieldError, MISSING, recordHead, rowOf, SEGMENT, type Attrs, type FieldPath, type Limits, type RecordView } from './otlp-logs.js';
+import type { LabelRow } from './records.js';
 
 export interface EncodedPredictions {
   /** The rows of TABLES.predictions. */
@@ -32,8 +32,8 @@ export function selectPredictions(e: EncodedPredictions, keep: (i: number) => bo
  * (20 numbers are 20 heap numbers there), no second pass to encode it (bench/README.md, session 5).
  * Its rules are recordToRow's: the same checks in the same order (recordHead, then `checked` for
  * every attribute), and a record this sink does not write as it is (a name given twice, which
- * recordToRow resolves by last value; a vector, whose dimension recordToRow checks) goes through
- * recordToRow itself and is encoded from its row. Map entries keep the attributes' order, where a
+ * rowOf resolves by last value; a vector, whose dimension rowOf checks) becomes its row through
+ * rowOf itself and is encoded from it. Map entries keep the attributes' order, where a
  * row object puts integer-like names first: the same map to every reader.
  */
 export class PredictionSink {
@@ -48,7 +48,6 @@ export class PredictionSink {
   /** The last distinct list of names (shared by the rows that have it), and whether it has no repeat. */
   private lastNames: readonly string[] = [];
   private lastDistinct = true;
-  private readonly one: DecodedBatch = { predictions: [], labels: [], rejected: [] };
 
   /** `bodyBytes`: the request's size, which sizes the rows' buffer (RowBinary takes ~40% of OTLP's bytes). */
   constructor(readonly labels: LabelRow[], bodyBytes: number) {
@@ -79,7 +78,7 @@ export class PredictionSink {
     if (h === undefined) return;
     const { attrs } = view;
     const { keys, vals, kinds } = attrs;
-    // The checks of recordToRow's loop, in its order, up to the first vector.
+    // The checks of rowOf's loop, in its order, up to the first vector.
     const names = this.scratch;
     let count = 0;
     let direct = true;
@@ -114,9 +113,7 @@ export class PredictionSink {
       direct = this.lastDistinct && (segments < 2 || distinctSegments(attrs));
     }
     if (!direct) {
-      this.one.predictions.length = 0;
-      recordToRow(view, path, resource, limits, now, this.one);
-      const row = this.one.predictions[0];
+      const row = rowOf(h, view, path, limits);
       writePrediction(this.w, row);
       this.push(row.model, row.version, row.id, [...Object.keys(row.num), ...Object.keys(row.cat), ...Object.keys(row.emb ?? {})], row.emb);
       return;
@@ -131,7 +128,7 @@ export class PredictionSink {
     w.f64(h.score);
     w.f32(h.latencyMs);
     // num, then cat: features in attribute order (a missing value, or one of a type a feature
-    // cannot have, is a missing number, as in recordToRow).
+    // cannot have, is a missing number, as in rowOf).
     let at = w.beginMap();
     let n = 0;
     let f = 0;
@@ -182,7 +179,7 @@ export class PredictionSink {
   }
 }
 
-/** Whether no segment name is given twice (recordToRow keeps the last value of a repeated one). */
+/** Whether no segment name is given twice (rowOf keeps the last value of a repeated one). */
 function distinctSegments(attrs: Attrs): boolean {
   const seen = new Set<string>();
   for (let i = 0; i < attrs.size; i++) {

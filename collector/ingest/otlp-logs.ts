@@ -303,7 +303,7 @@ NumFields.prototype = Object.prototype;
 const timeField = (view: RecordView, path: FieldPath) => (view.timeMs !== undefined ? `${path}.timeUnixNano` : `${path}.observedTimeUnixNano`);
 
 /** The fields of a prediction before its features, as both sinks write them. */
-interface Head {
+export interface Head {
   model: string;
   version: string;
   ts: number;
@@ -366,7 +366,11 @@ export function recordHead(view: RecordView, path: FieldPath, resource: Attrs, l
 
 export function recordToRow(view: RecordView, path: FieldPath, resource: Attrs, limits: Limits, now: number, out: DecodedBatch): void {
   const h = recordHead(view, path, resource, limits, now, out.labels);
-  if (h === undefined) return;
+  if (h !== undefined) out.predictions.push(rowOf(h, view, path, limits));
+}
+
+/** A prediction's row: its head and its features, segments and vectors (the rules for them). */
+export function rowOf(h: Head, view: RecordView, path: FieldPath, limits: Limits): PredictionRow {
   const { attrs } = view;
   const row: PredictionRow = {
     model: h.model,
@@ -430,5 +434,5 @@ export function recordToRow(view: RecordView, path: FieldPath, resource: Attrs, 
       for (const name in row.emb) dims.set(row.model, row.version, name, row.emb[name].length);
     }
   }
-  out.predictions.push(row);
+  return row;
 }
