@@ -121,6 +121,7 @@ const keys = new Map<number, KnownKey>();
 const SLOTS = 128;
 const EVENT_SLOT = SLOTS - 1;
 const bySlot: (KnownKey | undefined)[] = new Array(SLOTS).fill(undefined);
+const NO_BYTES = new Uint8Array(0);
 function keyString(r: Reader, slot: number): KnownKey {
   const len = r.uint32();
   const start = r.pos;
@@ -151,11 +152,10 @@ function keyString(r: Reader, slot: number): KnownKey {
   }
   const key = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('utf8');
   r.pos = stop;
+  if (hit !== undefined || keys.size >= 10_000) return { bytes: NO_BYTES, key, kind: keyKind(key) }; // not kept: nothing to compare
   const known = { bytes: new Uint8Array(buf.subarray(start, stop)), key, kind: keyKind(key) }; // a copy: the body is not kept
-  if (hit === undefined && keys.size < 10_000) {
-    keys.set(h, known);
-    if (slot < SLOTS) bySlot[slot] = known;
-  }
+  keys.set(h, known);
+  if (slot < SLOTS) bySlot[slot] = known;
   return known;
 }
 
@@ -231,7 +231,8 @@ class RowSink implements Sink {
   }
 }
 
-function toRow(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number, sink: Sink, rejected: Rejection[]): void {
+/** One record into the sink, or its rejection (the record alone). */
+function take(view: RecordView, path: RecordPath, res: Attrs, limits: Limits, now: number, sink: Sink, rejected: Rejection[]): void {
   try {
     sink.record(view, path, res, limits, now);
   } catch (e) {
@@ -274,16 +275,17 @@ function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, l
           logRecord(r, end(r), view);
           path.si = si;
           path.li = li++;
-          toRow(view, path, res!, limits, now, sink, rejected);
+          take(view, path, res!, limits, now, sink, rejected);
         }
       }
       si++;
     } else r.skipType(t & 7);
   }
-  for (const p of pending) toRow(p.view, p.path, res ?? new Attrs(), limits, now, sink, rejected);
+  for (const p of pending) take(p.view, p.path, res ?? new Attrs(), limits, now, sink, rejected);
   return true;
 }
 
+/** The request's records as rows (the row path, which encodeLogsProtobuf's output is tested against). */
 export function decodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.now()): DecodedBatch {
   const out: DecodedBatch = { predictions: [], labels: [], rejected: [] };
   read(body, limits, now, new RowSink(out), out.rejected);

@@ -37,10 +37,11 @@ export class Invalid {
 export class InvalidArray extends Invalid {}
 
 /**
- * A record's (or resource's) attributes in arrival order: the first `size` entries of two arrays.
- * Two arrays rather than a Map: a Map per record, rehashed as it grows, was most of the decoder's
- * garbage; and `clear()` keeps their room, so one Attrs can be reused record after record. Lookups
- * scan from the end, so a repeated key reads its last value (as a Map would).
+ * A record's (or resource's) attributes in arrival order: the first `size` entries of parallel
+ * arrays (keys, values, kinds). Arrays rather than a Map: a Map per record, rehashed as it grows,
+ * was most of the decoder's garbage; and `clear()` keeps their room, so one Attrs can be reused
+ * record after record. Lookups scan from the end, so a repeated key reads its last value (as a Map
+ * would).
  */
 export class Attrs {
   readonly keys: string[] = [];
