@@ -81,18 +81,25 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     buf.set(b, pos);
     pos += b.length;
   }
-  /** Reserves room for a length prefix; returns where the content starts. */
-  function beginLen(): number {
-    ensure(5);
-    pos += 5;
+  /** Reserves room for a length prefix of `width` bytes; returns where the content starts. */
+  function beginLen(width = 5): number {
+    ensure(width);
+    pos += width;
     return pos;
   }
-  /** Writes the length prefix of content started at `start`, moving the content up to meet it. */
-  function endLen(start: number): void {
+  /**
+   * Writes the length prefix of content started at `start` (after `width` reserved bytes), moving
+   * the content when its prefix takes another width. Records reserve 2, the width of any length
+   * from 128 to 16383 bytes, so the common record is not moved at all.
+   */
+  function endLen(start: number, width = 5): void {
     const len = pos - start;
     const size = varintSize(len);
-    const at = start - 5;
-    if (size < 5) buf.copyWithin(at + size, start, pos);
+    const at = start - width;
+    if (size !== width) {
+      if (size > width) ensure(size - width);
+      buf.copyWithin(at + size, start, pos);
+    }
     pos = at;
     varint(len);
     pos += len;
@@ -232,6 +239,28 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   function embKeys(c: Chunk): Buffer[] {
     return c.emb === undefined ? [] : c.emb.names.map((n) => keyBytes('ml.embedding.' + n));
   }
+  /**
+   * A chunk's feature attributes as attrDouble writes them, each double left to be written in at
+   * `at[j]`: rows whose features are all non-integer numbers (most models' rows) are one copy
+   * and a store per feature (encoding a 20-feature record: 0.70 -> 0.42 us, bench/README.md).
+   */
+  function doublesTemplate(keys: Buffer[]): { bytes: Buffer; at: Int32Array } {
+    const at = new Int32Array(keys.length);
+    const bytes = encoded(() => {
+      const start = pos;
+      for (let j = 0; j < keys.length; j++) {
+        attrDouble(keys[j], 0);
+        at[j] = pos - 8 - start;
+      }
+    });
+    return { bytes, at };
+  }
+  /** Whether row cells base .. base + n - 1 are all numbers that attrNumber writes as doubles. */
+  function allDoubles(c: Chunk, base: number, n: number): boolean {
+    const { tags, vals } = c;
+    for (let j = base; j < base + n; j++) if (tags[j] !== T_NUM || Number.isSafeInteger(vals[j])) return false;
+    return true;
+  }
   function attrMissing(key: Buffer): void {
     ensure(key.length + 6);
     buf[pos++] = 0x32;
@@ -319,10 +348,11 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
       const keys = c.keys.map((_k, j) => keyBytes(attrName(c, j)));
       const mode = modes(c);
       const ekeys = embKeys(c);
+      const tpl = mode === undefined && nf > 0 ? doublesTemplate(keys) : undefined;
       for (let i = 0; i < c.n; i++) {
         ensure(16);
         buf[pos++] = 0x12; // ScopeLogs.log_records
-        const lr = beginLen();
+        const lr = beginLen(2);
         timeField(c.ts[i]);
         attrString(K_ID, idOf(c, i));
         attrScalar(K_PRED, predValue(c, i));
@@ -331,7 +361,15 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         const lat = c.lat[i];
         if (lat === lat) attrDouble(K_LAT, lat);
         const base = i * nf;
-        for (let j = 0; j < nf; j++) {
+        if (tpl !== undefined && allDoubles(c, base, nf)) {
+          // The common row: every feature a non-integer number. Its attributes are the template's
+          // bytes with the doubles written in (what attrDouble writes, key by key).
+          ensure(tpl.bytes.length);
+          buf.set(tpl.bytes, pos);
+          const at = tpl.at;
+          for (let j = 0; j < nf; j++) dv.setFloat64(pos + at[j], c.vals[base + j], true);
+          pos += tpl.bytes.length;
+        } else for (let j = 0; j < nf; j++) {
           const cell = base + j;
           const t = c.tags[cell];
           if (mode !== undefined && mode[j] !== 0) {
@@ -356,19 +394,19 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         }
         ensure(EV_PRED.length);
         bytes(EV_PRED);
-        endLen(lr);
+        endLen(lr, 2);
       }
     }
     for (const l of batch.labels) {
       ensure(16);
       buf[pos++] = 0x12;
-      const lr = beginLen();
+      const lr = beginLen(2);
       timeField(l.ts);
       attrString(K_ID, l.id);
       attrScalar(K_LABEL, l.value);
       ensure(EV_LABEL.length);
       bytes(EV_LABEL);
-      endLen(lr);
+      endLen(lr, 2);
     }
     endLen(sl);
     endLen(rl);

@@ -7,7 +7,7 @@ import { ColumnBuffer } from '../../agent/buffer.js';
 import type { Batch, PipelineConfig } from '../../agent/batch.js';
 import { encodeRequest, type Entry } from '../helpers/reference-encoder.js';
 import { createPipeline } from '../../agent/pipeline.js';
-import { decodeLogs, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
+import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { ExportLogsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';
 
 const cfg = (over: Partial<PipelineConfig> = {}): PipelineConfig => ({
@@ -105,6 +105,41 @@ describe('OTLP encoding of columnar batches', () => {
     const byId = new Map(out.predictions.map((p) => [p.id, p]));
     expect(byId.get('r3')).toMatchObject({ num: { a: 3, b: 3 / 7 }, prediction: '3' });
     expect(byId.get('r4')).toMatchObject({ num: { a: 4, b: 4 / 7 }, cat: { c: 'k4' }, prediction: 'p' });
+  });
+
+  it('writes rows of non-integer numbers from a template exactly as attribute by attribute, and records of any length', () => {
+    const doubles = [0.5, NaN, Infinity, -Infinity, 1e300, 5e-324, -2.5, 2 ** 60, -(2 ** 70), 1 / 3];
+    const many: Row[] = [];
+    for (let i = 0; i < 40; i++) {
+      const features: Row['features'] = {};
+      for (let k = 0; k < 10; k++) features[`f${k}`] = doubles[(i + k) % doubles.length];
+      // Every fifth row has one cell the template cannot take (an integer, a string, a missing value).
+      if (i % 5 === 1) features.f3 = i;
+      if (i % 5 === 2) features.f7 = 'txt';
+      if (i % 5 === 3) features.f0 = null;
+      many.push({ id: `d${i}`, ts: T + i, features, prediction: i / 7, score: i % 2 ? 0.25 : undefined });
+    }
+    // A record under 128 bytes (a one-byte length) and one over 16 KiB (three bytes).
+    many.push({ id: 's', ts: T, features: {}, prediction: 1 });
+    const wide: Row['features'] = {};
+    for (let k = 0; k < 1500; k++) wide[`w${k}`] = k + 0.5;
+    many.push({ id: 'w', ts: T, features: wide, prediction: 2 });
+    const proto = createPipeline(cfg(), env).encode(batchOf(many));
+    const viaSchema = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(proto), TO_JSON_SHAPE);
+    const ref = ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(reference(many, [])), TO_JSON_SHAPE);
+    const sortAttrs = (r: { attributes: { key: string }[] }) => ({ ...r, attributes: [...r.attributes].sort((x, y) => x.key.localeCompare(y.key)) });
+    expect(viaSchema.resourceLogs[0].scopeLogs[0].logRecords.map(sortAttrs)).toEqual(ref.resourceLogs[0].scopeLogs[0].logRecords.map(sortAttrs));
+    const out = decodeLogs(parseLogsRequest(proto, 'protobuf'), { ...DEFAULT_LIMITS, maxFeatures: 2000 });
+    expect(out.rejected).toEqual([]);
+    expect(out.predictions).toHaveLength(many.length);
+    for (const [i, p] of out.predictions.entries()) {
+      for (const [k, v] of Object.entries(many[i].features)) {
+        if (typeof v === 'number') expect(Object.is(p.num[k], v), `${p.id} ${k}`).toBe(true);
+      }
+    }
+    expect(out.predictions[1].num.f3).toBe(1);
+    expect(out.predictions[2].cat.f7).toBe('txt');
+    expect(Object.keys(out.predictions[41].num)).toHaveLength(1500);
   });
 
   it('keeps segments as columns and each string once per chunk', () => {
