@@ -48,6 +48,8 @@ export class PredictionSink {
   /** The last distinct list of names (shared by the rows that have it), and whether it has no repeat. */
   private lastNames: readonly string[] = [];
   private lastDistinct = true;
+  /** The num map for lastNames when every value is a number, made on first use (see numTemplate). */
+  private numTpl: NumTemplate | undefined;
 
   /** `bodyBytes`: the request's size, which sizes the rows' buffer (RowBinary takes ~40% of OTLP's bytes). */
   constructor(readonly labels: LabelRow[], bodyBytes: number) {
@@ -83,13 +85,14 @@ export class PredictionSink {
     let count = 0;
     let direct = true;
     let segments = 0;
+    let allNum = true;
     for (let i = 0; i < attrs.size; i++) {
       const key = keys[i];
       const { kind, name } = kinds[i];
       if (kind === FEATURE) {
         if (name === '') throw new FieldError(attrPath(path, key), 'feature name is empty');
         if (count + 1 > limits.maxFeatures) throw new FieldError(attrPath(path, key), `more than ${limits.maxFeatures} features`);
-        checked(vals[i], path, key, limits);
+        if (typeof checked(vals[i], path, key, limits) !== 'number') allNum = false;
         names[count++] = name;
       } else if (kind === EMBEDDING) {
         if (vals[i] === MISSING) continue;
@@ -109,6 +112,7 @@ export class PredictionSink {
         list = names.slice(0, count);
         this.lastNames = list;
         this.lastDistinct = new Set(list).size === list.length;
+        this.numTpl = undefined;
       }
       direct = this.lastDistinct && (segments < 2 || distinctSegments(attrs));
     }
@@ -129,32 +133,41 @@ export class PredictionSink {
     w.f32(h.latencyMs);
     // num, then cat: features in attribute order (a missing value, or one of a type a feature
     // cannot have, is a missing number, as in rowOf).
-    let at = w.beginMap();
+    let at: number;
     let n = 0;
     let f = 0;
-    for (let i = 0; i < attrs.size; i++) {
-      if (kinds[i].kind !== FEATURE) continue;
-      const v = vals[i];
-      const name = list[f++];
-      if (typeof v === 'string') continue;
-      w.name(name);
-      w.f64(typeof v === 'number' ? v : NaN);
-      n++;
+    if (allNum) {
+      // The common record: its num map is the template's bytes with its numbers written in, and cat is empty.
+      const t = (this.numTpl ??= numTemplate(list));
+      const start = w.raw(t.bytes);
+      for (let i = 0; i < attrs.size; i++) if (kinds[i].kind === FEATURE) w.f64At(start + t.at[f++], vals[i] as number);
+      w.u8(0);
+    } else {
+      at = w.beginMap();
+      for (let i = 0; i < attrs.size; i++) {
+        if (kinds[i].kind !== FEATURE) continue;
+        const v = vals[i];
+        const name = list[f++];
+        if (typeof v === 'string') continue;
+        w.name(name);
+        w.f64(typeof v === 'number' ? v : NaN);
+        n++;
+      }
+      w.endMap(at, n);
+      at = w.beginMap();
+      n = 0;
+      f = 0;
+      for (let i = 0; i < attrs.size; i++) {
+        if (kinds[i].kind !== FEATURE) continue;
+        const v = vals[i];
+        const name = list[f++];
+        if (typeof v !== 'string') continue;
+        w.name(name);
+        w.str(v);
+        n++;
+      }
+      w.endMap(at, n);
     }
-    w.endMap(at, n);
-    at = w.beginMap();
-    n = 0;
-    f = 0;
-    for (let i = 0; i < attrs.size; i++) {
-      if (kinds[i].kind !== FEATURE) continue;
-      const v = vals[i];
-      const name = list[f++];
-      if (typeof v !== 'string') continue;
-      w.name(name);
-      w.str(v);
-      n++;
-    }
-    w.endMap(at, n);
     at = w.beginMap();
     n = 0;
     for (let i = 0; segments > 0 && i < attrs.size; i++) {
@@ -177,6 +190,25 @@ export class PredictionSink {
     this.names.push(names);
     this.embs.push(emb);
   }
+}
+
+/** A num map of these (distinct) names, each value at `at[f]` (0 until written over). */
+interface NumTemplate { bytes: Buffer; at: Int32Array }
+function numTemplate(names: readonly string[]): NumTemplate {
+  const w = new RowBinaryWriter(16 + names.length * 24);
+  const at = new Int32Array(names.length);
+  const m = w.beginMap();
+  for (let f = 0; f < names.length; f++) {
+    w.name(names[f]);
+    at[f] = w.bytes;
+    w.f64(0);
+  }
+  const before = w.bytes;
+  w.endMap(m, names.length);
+  // endMap moves the entries when the count takes more than one byte.
+  const shift = w.bytes - before;
+  for (let f = 0; shift !== 0 && f < names.length; f++) at[f] += shift;
+  return { bytes: w.copy(), at };
 }
 
 /** Whether no segment name is given twice (rowOf keeps the last value of a repeated one). */

@@ -36,6 +36,10 @@ export class Invalid {
 /** An arrayValue that is not a vector of numbers (rejected for what it is only under ml.embedding.*). */
 export class InvalidArray extends Invalid {}
 
+/** The keys a record's head reads, by role number (0 is no role). */
+const ROLE_KEYS = ['', 'event.name', ATTR.model, ATTR.version, ATTR.id, ATTR.prediction, ATTR.score, ATTR.latency, ATTR.label] as const;
+const [, R_EVENT, R_MODEL, R_VERSION, R_ID, R_PREDICTION, R_SCORE, R_LATENCY, R_LABEL] = ROLE_KEYS.map((_, i) => i);
+
 /**
  * A record's (or resource's) attributes in arrival order: the first `size` entries of parallel
  * arrays (keys, values, kinds). Arrays rather than a Map: a Map per record, rehashed as it grows,
@@ -48,27 +52,42 @@ export class Attrs {
   readonly vals: AttrVal[] = [];
   /** What each key is (feature, embedding, segment, other) and its name after the prefix. */
   readonly kinds: KeyKind[] = [];
+  /**
+   * Per role (the keys a record's head is read from: ROLE_KEYS), 1 + the index of its last
+   * attribute, 0 if none: the head's eight lookups without a scan of every attribute.
+   */
+  private readonly roles = new Int32Array(ROLE_KEYS.length);
   size = 0;
   set(key: string, v: AttrVal, kind: KeyKind = keyKind(key)): void {
     this.keys[this.size] = key;
     this.vals[this.size] = v;
     this.kinds[this.size] = kind;
     this.size++;
+    if (kind.role !== 0) this.roles[kind.role] = this.size;
   }
   get(key: string): AttrVal | undefined {
     for (let i = this.size - 1; i >= 0; i--) if (this.keys[i] === key) return this.vals[i];
     return undefined;
   }
+  /** The last value of the role's key (as get(ROLE_KEYS[role])). */
+  byRole(role: number): AttrVal | undefined {
+    const i = this.roles[role];
+    return i === 0 ? undefined : this.vals[i - 1];
+  }
   clear(): void {
     this.size = 0;
+    this.roles.fill(0);
   }
 }
 
 export const OTHER = 0, FEATURE = 1, EMBEDDING = 2, SEGMENT = 3;
 
-/** An attribute key's kind and its name after the kind's prefix (a feature's name, say). */
+/** An attribute key's kind, its name after the kind's prefix (a feature's name, say) and its role. */
 export class KeyKind {
-  constructor(readonly kind: number, readonly name: string) {}
+  readonly role: number;
+  constructor(readonly kind: number, readonly name: string) {
+    this.role = kind === OTHER ? Math.max(0, ROLE_KEYS.indexOf(name as (typeof ROLE_KEYS)[number])) : 0;
+  }
 }
 
 // Attribute keys repeat on every record: each is classified once, not by startsWith and slice
@@ -257,16 +276,17 @@ function textOf(v: AttrVal | undefined, path: FieldPath, key: string, limits: Li
   return typeof c === 'number' ? String(c) : (c as string);
 }
 
-function text(attrs: Attrs, key: string, path: FieldPath, limits: Limits): string | undefined {
-  return textOf(attrs.get(key), path, key, limits);
+function text(attrs: Attrs, role: number, path: FieldPath, limits: Limits): string | undefined {
+  return textOf(attrs.byRole(role), path, ROLE_KEYS[role], limits);
 }
 
 // Record attributes win over the resource's.
-function textOrResource(attrs: Attrs, resource: Attrs, key: string, path: FieldPath, limits: Limits): string | undefined {
-  const own = text(attrs, key, path, limits);
+function textOrResource(attrs: Attrs, resource: Attrs, role: number, path: FieldPath, limits: Limits): string | undefined {
+  const own = text(attrs, role, path, limits);
   if (own !== undefined) return own;
-  const v = resource.get(key);
+  const v = resource.byRole(role);
   if (v === undefined) return undefined;
+  const key = ROLE_KEYS[role];
   try {
     return textOf(v, path, key, limits);
   } catch (e) {
@@ -274,9 +294,10 @@ function textOrResource(attrs: Attrs, resource: Attrs, key: string, path: FieldP
   }
 }
 
-function number(attrs: Attrs, key: string, path: FieldPath, limits: Limits): number {
-  const v = attrs.get(key);
+function number(attrs: Attrs, role: number, path: FieldPath, limits: Limits): number {
+  const v = attrs.byRole(role);
   if (v === undefined) return NaN;
+  const key = ROLE_KEYS[role];
   const c = checked(v, path, key, limits);
   if (c === MISSING) return NaN;
   if (typeof c === 'string') throw new FieldError(attrPath(path, key), 'must be a number');
@@ -322,11 +343,11 @@ export interface Head {
 export function recordHead(view: RecordView, path: FieldPath, resource: Attrs, limits: Limits, now: number, labels: LabelRow[]): Head | undefined {
   const { attrs } = view;
   // Older SDKs carry the event name as an attribute.
-  const event = view.eventName !== '' ? view.eventName : text(attrs, 'event.name', path, limits);
+  const event = view.eventName !== '' ? view.eventName : text(attrs, R_EVENT, path, limits);
   if (event !== EVENT_PREDICTION && event !== EVENT_LABEL) {
     throw new FieldError(`${path}.eventName`, `must be "${EVENT_PREDICTION}" or "${EVENT_LABEL}", got ${JSON.stringify(event ?? '')}`);
   }
-  const model = textOrResource(attrs, resource, ATTR.model, path, limits);
+  const model = textOrResource(attrs, resource, R_MODEL, path, limits);
   if (!model) throw new FieldError(attrPath(path, ATTR.model), 'missing (set it on the record or the resource)');
   const ts = view.timeMs ?? view.observedMs ?? now;
   // Clock skew: a record the store would expire at once, or one from the future, is refused by
@@ -339,15 +360,15 @@ export function recordHead(view: RecordView, path: FieldPath, resource: Attrs, l
   }
 
   if (event === EVENT_LABEL) {
-    const id = textOrResource(attrs, resource, ATTR.id, path, limits);
+    const id = textOrResource(attrs, resource, R_ID, path, limits);
     if (!id) throw new FieldError(attrPath(path, ATTR.id), 'missing: a label must name the prediction it belongs to');
-    const label = text(attrs, ATTR.label, path, limits);
+    const label = text(attrs, R_LABEL, path, limits);
     if (label === undefined) throw new FieldError(attrPath(path, ATTR.label), 'missing');
     labels.push({ model, id, ts, label });
     return undefined;
   }
 
-  const predVal = attrs.get(ATTR.prediction);
+  const predVal = attrs.byRole(R_PREDICTION);
   if (predVal === undefined) throw new FieldError(attrPath(path, ATTR.prediction), 'missing');
   const pred = checked(predVal, path, ATTR.prediction, limits);
   if (pred === MISSING) throw new FieldError(attrPath(path, ATTR.prediction), 'missing value');
@@ -355,13 +376,13 @@ export function recordHead(view: RecordView, path: FieldPath, resource: Attrs, l
 
   return {
     model,
-    version: textOrResource(attrs, resource, ATTR.version, path, limits) ?? 'unversioned',
+    version: textOrResource(attrs, resource, R_VERSION, path, limits) ?? 'unversioned',
     ts,
-    id: textOrResource(attrs, resource, ATTR.id, path, limits) ?? generatedId(),
+    id: textOrResource(attrs, resource, R_ID, path, limits) ?? generatedId(),
     prediction: typeof p === 'number' ? String(p) : p,
     predictionNum: typeof p === 'number' ? p : NaN,
-    score: number(attrs, ATTR.score, path, limits),
-    latencyMs: number(attrs, ATTR.latency, path, limits),
+    score: number(attrs, R_SCORE, path, limits),
+    latencyMs: number(attrs, R_LATENCY, path, limits),
   };
 }
 

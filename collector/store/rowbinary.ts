@@ -125,6 +125,25 @@ export class RowBinaryWriter {
     }
   }
 
+  /** Writes `b` as it is; returns where it starts (see f64At). */
+  raw(b: Uint8Array): number {
+    this.ensure(b.length);
+    const at = this.pos;
+    this.buf.set(b, at);
+    this.pos += b.length;
+    return at;
+  }
+
+  /** A Float64 over bytes already written (a template's placeholder). */
+  f64At(at: number, v: number): void {
+    this.dv.setFloat64(at, v, true);
+  }
+
+  /** The bytes written so far (a copy). */
+  copy(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.pos));
+  }
+
   f64(v: number): void {
     this.ensure(8);
     this.dv.setFloat64(this.pos, v, true);

@@ -60,6 +60,22 @@ describe('PredictionSink (predictions straight into RowBinary)', () => {
     expect(enc.labels).toEqual([{ model: 'm', id: 'a', ts: 1700000000123, label: 'yes' }]);
   });
 
+  it('writes all-number records from a template of their names, whatever their count, and records of other types among them', () => {
+    const records = [
+      pred('n1', feats(20)),
+      pred('n2', feats(20, 1)),
+      pred('mix', [...feats(19, 2), kv('ml.feature.f19', { stringValue: 'x' })]), // the same names, one a string
+      pred('n3', [...feats(19, 3), kv('ml.feature.f19', { intValue: 7 })]),
+      pred('wide1', feats(200)), // 200 entries: a two-byte count before the entries
+      pred('wide2', feats(200, 4)),
+      pred('n4', feats(20, 5)),
+      pred('none1', []),
+      pred('none2', []),
+    ];
+    const enc = expectSame(encode(request(records)));
+    expect(enc.predictions.ids).toEqual(records.map((r) => (r as { attributes: { value: { stringValue: string } }[] }).attributes[0].value.stringValue));
+  });
+
   it('gives a record without an id a generated one, in its row and beside it', () => {
     const enc = encodeLogsProtobuf(encode(request([{ timeUnixNano: T, eventName: 'ml.prediction', attributes: [kv('ml.prediction.value', { intValue: '1' }), ...feats(2)] }])), DEFAULT_LIMITS, NOW);
     const id = enc.predictions.ids[0];
