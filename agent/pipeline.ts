@@ -35,7 +35,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   const T_NUM = 0, T_STR = 1, T_TRUE = 2, T_FALSE = 3, T_MISSING = 4;
 
   // ---- protobuf writer -------------------------------------------------------------------
-  let buf = Buffer.allocUnsafe(1 << 20);
+  let buf: Buffer = Buffer.allocUnsafe(1 << 16);
   let dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = 0;
 
@@ -334,7 +334,16 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   }
 
   // ---- protobuf request ----------------------------------------------------------------------
-  function encodeProtobuf(batch: Batch): Uint8Array {
+  // Request bodies are encoded into buffers of their own, kept for the next request once theirs was
+  // accepted: a body is neither copied out of a shared buffer nor a fresh 1-2 MB allocation, which V8
+  // answers with extra collections (SDK export worker: 0.45 us less per record, bench/README.md).
+  const spare: Buffer[] = [];
+  const MAX_SPARE = 4;
+  let bodyBytes = 1 << 16;
+  /** The request for a batch, in `buf` (a spare buffer, or a new one sized like the last body). */
+  function encodeProtobuf(batch: Batch): Buffer {
+    buf = spare.pop() ?? Buffer.allocUnsafe(bodyBytes + (bodyBytes >> 3));
+    dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     pos = 0;
     buf[pos++] = 0x0a; // ExportLogsServiceRequest.resource_logs
     const rl = beginLen();
@@ -410,7 +419,12 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
     }
     endLen(sl);
     endLen(rl);
-    return Buffer.from(buf.subarray(0, pos));
+    bodyBytes = Math.max(pos, 1 << 16);
+    return buf.subarray(0, pos);
+  }
+  /** A body of encodeProtobuf's that nothing reads any more: its buffer goes to the next request. */
+  function reuse(body: Uint8Array): void {
+    if (spare.length < MAX_SPARE && Buffer.isBuffer(body) && body.byteOffset === 0) spare.push(Buffer.from(body.buffer, 0, body.buffer.byteLength));
   }
 
   // ---- OTLP/JSON request -----------------------------------------------------------------------
@@ -597,10 +611,15 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         return;
       }
       let payload = encode(batch);
+      // A protobuf body's buffer is reused once the collector has answered 2xx (it has read all of
+      // it) or once gzip has read it; a body a failed request may still be writing is left to GC.
+      let own = cfg.encoding !== 'json' ? payload : undefined;
       const headers: Record<string, string> = { ...cfg.headers, 'content-type': cfg.encoding === 'json' ? 'application/json' : 'application/x-protobuf' };
       if (cfg.gzip) {
         payload = await env.gzip(payload);
         headers['content-encoding'] = 'gzip';
+        if (own !== undefined) reuse(own);
+        own = undefined;
       }
       const first = Date.now();
       for (let attempt = 0; ; attempt++) {
@@ -609,6 +628,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
         try {
           const r = await post(payload, headers);
           if (r.status >= 200 && r.status < 300) {
+            if (own !== undefined) reuse(own);
             const p = partial(r.body, r.ct);
             const rejected = Math.min(records, Math.max(0, p.rejected));
             if (rejected > 0) warn('partial-success', `the collector rejected ${rejected} record(s): ${p.message.slice(0, 500)}`);

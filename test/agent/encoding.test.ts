@@ -2,11 +2,14 @@
 // protobuf and JSON requests of the same batch decode to the same rows, and to the rows of the
 // reference (protobufjs-built) encoding of the same records.
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { describe, expect, it } from 'vitest';
 import { ColumnBuffer } from '../../agent/buffer.js';
 import type { Batch, PipelineConfig } from '../../agent/batch.js';
 import { encodeRequest, type Entry } from '../helpers/reference-encoder.js';
 import { createPipeline } from '../../agent/pipeline.js';
+import { httpPost } from '../../agent/worker.js';
 import { decodeLogs, DEFAULT_LIMITS, parseLogsRequest } from '../../collector/ingest/otlp-logs.js';
 import { ExportLogsServiceRequest, TO_JSON_SHAPE } from '../../otlp/schema.js';
 
@@ -169,6 +172,50 @@ describe('OTLP encoding of columnar batches', () => {
       expect(b.cat.country).not.toContain('Ü');
       expect(a.num.age).toBe(41);
       expect(Buffer.from(body).includes('52000')).toBe(false);
+    }
+  });
+
+  it('sends every body intact while bodies reuse the buffers of requests answered before them', async () => {
+    // Rounds of batches in flight together, answered out of order; one batch is answered 503 and
+    // retried while later rounds are encoded. A buffer reused before its request was answered 2xx
+    // would be overwritten by a later batch while it is (re)sent.
+    const received = new Map<string, Buffer[]>();
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const id = decodeLogs(parseLogsRequest(body, 'protobuf')).predictions[0].id;
+        received.set(id, [...(received.get(id) ?? []), body]);
+        const status = id === 'r0b3-0' && received.get(id)!.length === 1 ? 503 : 200;
+        setTimeout(() => res.writeHead(status, { 'content-type': 'application/x-protobuf', 'retry-after': '1' }).end(), Math.random() * 30);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/logs`;
+      const done: unknown[] = [];
+      // Retry-After 1 s, capped at 4 x retryMaxMs: the retry comes 400 ms later.
+      const live = createPipeline(cfg({ url, retryDeadlineMs: 5000, retryMaxMs: 100 }), { ...env, post: (m) => done.push(m), request: httpPost(http, https) });
+      const reference = createPipeline(cfg(), env);
+      const batchOfRound = (round: number, b: number) => batchOf(Array.from({ length: 50 + 30 * b }, (_, i) => ({ id: `r${round}b${b}-${i}`, ts: T + i, features: { x: b + i / 3, y: round + 0.5 }, prediction: 0.5 })));
+      const sends: Promise<void>[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (let b = 0; b < 6; b++) sends.push(live.send(batchOfRound(round, b)));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await Promise.all(sends);
+      for (let round = 0; round < 4; round++) {
+        for (let b = 0; b < 6; b++) {
+          const want = Buffer.from(reference.encode(batchOfRound(round, b)));
+          const got = received.get(`r${round}b${b}-0`)!;
+          expect(got.length).toBe(round === 0 && b === 3 ? 2 : 1);
+          for (const body of got) expect(body.equals(want), `round ${round}, batch ${b}`).toBe(true);
+        }
+      }
+      expect(done.filter((m) => (m as { type: string }).type === 'done')).toHaveLength(24);
+    } finally {
+      server.close();
     }
   });
 });
