@@ -2,50 +2,12 @@
 // (protobufjs' Reader for varints and strings) into record views, skipping fields it does not use,
 // so no intermediate message objects are built. Field numbers follow opentelemetry-proto v1 (the
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
-import protobuf from 'protobufjs';
 import { BadRequest } from './body.js';
 import { Attrs, FieldError, InvalidArray, keyKind, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type KeyKind, type Limits, type RecordView } from './otlp-logs.js';
 import { MAX_EMBEDDING_DIMS } from './embeddings.js';
 import type { DecodedBatch, LabelRow, Rejection } from './records.js';
 import { PredictionSink, type EncodedPredictions } from './encoded.js';
-
-type Reader = protobuf.Reader;
-const { Reader } = protobuf;
-
-// 64-bit fields read as numbers directly: protobufjs' fixed64()/int64() build an object per value,
-// three or four per record here (timestamps, integer attributes).
-const TWO32 = 4294967296;
-/** A fixed64 (unsigned, as OTLP's time fields) as a number (exact below 2^53). */
-function fixed64(r: Reader): number {
-  const lo = r.fixed32();
-  return r.fixed32() * TWO32 + lo;
-}
-/** An int64 varint as a number (two's complement for negatives; exact below 2^53 in magnitude). */
-function int64(r: Reader): number {
-  const buf = r.buf;
-  let lo = 0;
-  let hi = 0;
-  let shift = 0;
-  let b: number;
-  // The first 28 bits, then the rest, so no step needs more than 32-bit arithmetic.
-  do {
-    if (r.pos >= r.len) throw new RangeError(`index out of range: ${r.pos} + 1 > ${r.len}`);
-    b = buf[r.pos++];
-    if (shift < 28) lo |= (b & 0x7f) << shift;
-    else if (shift === 28) {
-      lo |= (b & 0x0f) << 28;
-      hi |= (b & 0x7f) >>> 4;
-    } else hi |= (b & 0x7f) << (shift - 32);
-    shift += 7;
-  } while (b & 0x80 && shift < 70);
-  if (b & 0x80) throw new Error('invalid varint encoding');
-  lo >>>= 0;
-  return hi & 0x80000000 ? -((~hi >>> 0) * TWO32 + (~lo >>> 0) + 1) : (hi >>> 0) * TWO32 + lo;
-}
-
-function end(r: Reader): number {
-  return r.uint32() + r.pos;
-}
+import { bodyView, end, EVENT_SLOT, fixed64, int64, keyString, Reader, setBody, SLOTS, type KnownKey } from './protobuf-wire.js';
 
 function anyValue(r: Reader, stop: number): AttrVal {
   let v: AttrVal = MISSING;
@@ -109,65 +71,6 @@ function arrayValue(r: Reader, stop: number): AttrVal {
   if (n === 0) return new InvalidArray('empty arrayValue');
   if (n > MAX_EMBEDDING_DIMS) return new InvalidArray(`arrayValue has ${n} elements, more than ${MAX_EMBEDDING_DIMS}`);
   return scratch.slice(0, n);
-}
-
-// Attribute keys repeat on every record: a key's string is kept by a hash of its bytes, so the
-// common case reads no UTF-8 and allocates nothing (the bytes are compared, never trusted to the hash).
-// Records of one request mostly list the same keys in the same order: the key last seen at the
-// same position (`slot`) is compared first, which skips the hash and the lookup (decoding a
-// 20-feature record: 4.5 -> 3.8 us, bench/README.md).
-interface KnownKey {
-  bytes: Uint8Array;
-  /** The bytes as little-endian 32-bit words (the last 0-3 bytes are compared one by one). */
-  words: Int32Array;
-  key: string;
-  kind: KeyKind;
-}
-/** Whether the body's bytes from `start` are `k`'s (their length already checked), four at a time. */
-function sameKey(k: KnownKey, buf: Uint8Array, start: number): boolean {
-  const words = k.words;
-  for (let w = 0; w < words.length; w++) if (bodyView.getInt32(start + 4 * w, true) !== words[w]) return false;
-  const b = k.bytes;
-  for (let i = 4 * words.length; i < b.length; i++) if (b[i] !== buf[start + i]) return false;
-  return true;
-}
-function knownKey(bytes: Uint8Array, key: string): KnownKey {
-  const words = new Int32Array(bytes.length >> 2);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let w = 0; w < words.length; w++) words[w] = dv.getInt32(4 * w, true);
-  return { bytes, words, key, kind: keyKind(key) };
-}
-const keys = new Map<number, KnownKey>();
-const SLOTS = 128;
-const EVENT_SLOT = SLOTS - 1;
-const bySlot: (KnownKey | undefined)[] = new Array(SLOTS).fill(undefined);
-const NO_BYTES = new Uint8Array(0);
-function keyString(r: Reader, slot: number): KnownKey {
-  const len = r.uint32();
-  const start = r.pos;
-  const stop = start + len;
-  if (stop > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
-  const buf = r.buf;
-  const last = slot < SLOTS ? bySlot[slot] : undefined;
-  if (last !== undefined && last.bytes.length === len && sameKey(last, buf, start)) {
-    r.pos = stop;
-    return last;
-  }
-  let h = 0x811c9dc5 ^ len;
-  for (let i = start; i < stop; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-  const hit = keys.get(h);
-  if (hit !== undefined && hit.bytes.length === len && sameKey(hit, buf, start)) {
-    r.pos = stop;
-    if (slot < SLOTS) bySlot[slot] = hit;
-    return hit;
-  }
-  const key = Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('utf8');
-  r.pos = stop;
-  if (hit !== undefined || keys.size >= 10_000) return knownKey(NO_BYTES, key); // not kept: nothing to compare
-  const known = knownKey(new Uint8Array(buf.subarray(start, stop)), key); // a copy: the body is not kept
-  keys.set(h, known);
-  if (slot < SLOTS) bySlot[slot] = known;
-  return known;
 }
 
 // Slots of the position cache: a record's attributes from 0, the resource's from SLOTS / 2.
@@ -328,14 +231,10 @@ export function encodeLogsProtobuf(body: Uint8Array, limits: Limits, now = Date.
   return { predictions: sink.finish(), labels, rejected };
 }
 
-/** The body being read, for its doubles (set by read(), and let go after, so no body outlives its read). */
-const NO_BODY: DataView = new DataView(new ArrayBuffer(0));
-let bodyView = NO_BODY;
-
 function read(body: Uint8Array, givenLimits: Limits, now: number, sink: Sink, rejected: Rejection[]): void {
   const limits = withEmbeddingDims(givenLimits);
   const r = Reader.create(body);
-  bodyView = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  setBody(body);
   let ri = 0;
   try {
     while (r.pos < r.len) {
@@ -362,6 +261,6 @@ function read(body: Uint8Array, givenLimits: Limits, now: number, sink: Sink, re
     if (e instanceof FieldError) throw e;
     throw new BadRequest(`body is not a valid ExportLogsServiceRequest protobuf: ${(e as Error).message}`);
   } finally {
-    bodyView = NO_BODY;
+    setBody(undefined);
   }
 }
