@@ -2,7 +2,7 @@
 // OTLP/protobuf, fed by otlp-logs-protobuf.ts under the rules of otlp-logs.ts), with what the
 // receiver still needs of each row after decoding.
 import { RowBinaryWriter, selectRows, writePrediction, type Block } from '../store/rowbinary.js';
-import { attrPath, checked, EMBEDDING, FEATURE, FieldError, MISSING, recordHead, rowOf, SEGMENT, type Attrs, type FieldPath, type Limits, type RecordView } from './otlp-logs.js';
+import { attrPath, checked, EMBEDDING, FEATURE, FieldError, MISSING, recordHead, rowOf, SEGMENT, type Attrs, type FieldPath, type Head, type Limits, type RecordView } from './otlp-logs.js';
 import type { LabelRow } from './records.js';
 
 export interface EncodedPredictions {
@@ -50,10 +50,20 @@ export class PredictionSink {
   private lastDistinct = true;
   /** The num map for lastNames when every value is a number, made on first use (see numTemplate). */
   private numTpl: NumTemplate | undefined;
+  /**
+   * The last record's head when it was written from the template with no segment (all-number
+   * features, lastNames): a record whose shape can be learned (record-shape.ts). Else undefined.
+   */
+  shapeable: Head | undefined;
 
   /** `bodyBytes`: the request's size, which sizes the rows' buffer (RowBinary takes ~40% of OTLP's bytes). */
   constructor(readonly labels: LabelRow[], bodyBytes: number) {
     this.w = new RowBinaryWriter(Math.min(Math.ceil(bodyBytes / 2), 16 * 1024 * 1024));
+  }
+
+  /** The feature names of the last record written directly (see shapeable). */
+  get featureNames(): readonly string[] {
+    return this.lastNames;
   }
 
   /** Where the sink is, to go back to (a ResourceLogs read again: see otlp-logs-protobuf.ts). */
@@ -76,6 +86,7 @@ export class PredictionSink {
   }
 
   record(view: RecordView, path: FieldPath, resource: Attrs, limits: Limits, now: number): void {
+    this.shapeable = undefined;
     const h = recordHead(view, path, resource, limits, now, this.labels);
     if (h === undefined) return;
     const { attrs } = view;
@@ -123,14 +134,7 @@ export class PredictionSink {
       return;
     }
     const w = this.w;
-    w.name(h.model);
-    w.name(h.version);
-    w.i64(h.ts);
-    w.str(h.id);
-    w.str(h.prediction);
-    w.f64(h.predictionNum);
-    w.f64(h.score);
-    w.f32(h.latencyMs);
+    this.head(h.model, h.version, h.ts, h.id, h.prediction, h.predictionNum, h.score, h.latencyMs);
     // num, then cat: features in attribute order (a missing value, or one of a type a feature
     // cannot have, is a missing number, as in rowOf).
     let at: number;
@@ -142,6 +146,7 @@ export class PredictionSink {
       const start = w.raw(t.bytes);
       for (let i = 0; i < attrs.size; i++) if (kinds[i].kind === FEATURE) w.f64At(start + t.at[f++], vals[i] as number);
       w.u8(0);
+      if (segments === 0) this.shapeable = h;
     } else {
       at = w.beginMap();
       for (let i = 0; i < attrs.size; i++) {
@@ -181,6 +186,43 @@ export class PredictionSink {
     w.vecMap(undefined);
     w.endRow();
     this.push(h.model, h.version, h.id, list, undefined);
+  }
+
+  /** The columns before the maps. */
+  private head(model: string, version: string, ts: number, id: string, prediction: string, predictionNum: number, score: number, latencyMs: number): void {
+    const w = this.w;
+    w.name(model);
+    w.name(version);
+    w.i64(ts);
+    w.str(id);
+    w.str(prediction);
+    w.f64(predictionNum);
+    w.f64(score);
+    w.f32(latencyMs);
+  }
+
+  /**
+   * A record read by its shape (record-shape.ts): the head, then `names` (lastNames, or an array
+   * equal to it) with `values` as all-number features, and no category, segment or vector: the
+   * bytes record() writes for the same record.
+   */
+  shaped(model: string, version: string, ts: number, id: string, prediction: string, predictionNum: number, score: number, latencyMs: number, names: readonly string[], values: Float64Array): void {
+    if (names !== this.lastNames) {
+      // A record of another shape came between: this list (distinct names) is the last one again.
+      this.lastNames = names;
+      this.lastDistinct = true;
+      this.numTpl = undefined;
+    }
+    this.head(model, version, ts, id, prediction, predictionNum, score, latencyMs);
+    const w = this.w;
+    const t = (this.numTpl ??= numTemplate(names));
+    const start = w.raw(t.bytes);
+    for (let f = 0; f < names.length; f++) w.f64At(start + t.at[f], values[f]);
+    w.u8(0); // cat
+    w.u8(0); // segment
+    w.vecMap(undefined);
+    w.endRow();
+    this.push(model, version, id, names, undefined);
   }
 
   private push(model: string, version: string, id: string, names: readonly string[], emb: Record<string, ArrayLike<number>> | undefined): void {

@@ -7,6 +7,7 @@ import { Attrs, FieldError, InvalidArray, keyKind, MISSING, recordToRow, UNSUPPO
 import { MAX_EMBEDDING_DIMS } from './embeddings.js';
 import type { DecodedBatch, LabelRow, Rejection } from './records.js';
 import { PredictionSink, type EncodedPredictions } from './encoded.js';
+import { learnShape, type RecordShape } from './record-shape.js';
 import { bodyView, end, EVENT_SLOT, fixed64, int64, keyString, Reader, setBody, SLOTS, type KnownKey } from './protobuf-wire.js';
 
 function anyValue(r: Reader, stop: number): AttrVal {
@@ -181,6 +182,10 @@ function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, l
   const view: RecordView = { eventName: '', attrs: new Attrs() };
   const path = new RecordPath(ri);
   let si = 0;
+  // Records of the last shape are read by it (record-shape.ts), when they are written as RowBinary.
+  const encoding = sink instanceof PredictionSink ? sink : undefined;
+  let shape: RecordShape | undefined;
+  let learns = 0;
   while (r.pos < rlEnd) {
     const t = r.uint32();
     if (t >>> 3 === 1) {
@@ -199,10 +204,21 @@ function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, l
         recordsSeen = true;
         if (buffered) pending.push({ view: logRecord(r, end(r)), path: new RecordPath(ri, si, li++) });
         else {
-          logRecord(r, end(r), view);
+          const stop = end(r);
+          if (shape !== undefined && shape.read(r, stop, limits, now, encoding!)) {
+            li++;
+            continue;
+          }
+          const start = r.pos;
+          logRecord(r, stop, view);
           path.si = si;
           path.li = li++;
           take(view, path, res!, limits, now, sink, rejected);
+          // A record of a shape a shape can hold teaches it (a bounded number of times per ResourceLogs).
+          if (encoding?.shapeable !== undefined && learns < 64) {
+            learns++;
+            shape = learnShape(r, start, stop, encoding.shapeable, encoding.featureNames, limits);
+          }
         }
       }
       si++;

@@ -47,15 +47,24 @@ export function end(r: Reader): number {
 // Records of one request mostly list the same keys in the same order: the key last seen at the
 // same position (`slot`) is compared first, which skips the hash and the lookup (decoding a
 // 20-feature record: 4.5 -> 3.8 us, bench/README.md).
-export interface KnownKey {
-  bytes: Uint8Array;
-  /** The bytes as little-endian 32-bit words (the last 0-3 bytes are compared one by one). */
-  words: Int32Array;
+export interface KnownKey extends Pattern {
   key: string;
   kind: KeyKind;
 }
 /** Whether the body's bytes from `start` are `k`'s (their length already checked), four at a time. */
-export function sameKey(k: KnownKey, buf: Uint8Array, start: number): boolean {
+/** Bytes to find in a body, and the same as little-endian 32-bit words (the last 0-3 bytes are compared one by one). */
+export interface Pattern {
+  bytes: Uint8Array;
+  words: Int32Array;
+}
+export function pattern(bytes: Uint8Array): Pattern {
+  const words = new Int32Array(bytes.length >> 2);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let w = 0; w < words.length; w++) words[w] = dv.getInt32(4 * w, true);
+  return { bytes, words };
+}
+/** Whether the body's bytes from `start` are `k`'s (the body long enough), four at a time. */
+export function sameBytes(k: Pattern, buf: Uint8Array, start: number): boolean {
   const words = k.words;
   for (let w = 0; w < words.length; w++) if (bodyView.getInt32(start + 4 * w, true) !== words[w]) return false;
   const b = k.bytes;
@@ -63,10 +72,7 @@ export function sameKey(k: KnownKey, buf: Uint8Array, start: number): boolean {
   return true;
 }
 function knownKey(bytes: Uint8Array, key: string): KnownKey {
-  const words = new Int32Array(bytes.length >> 2);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let w = 0; w < words.length; w++) words[w] = dv.getInt32(4 * w, true);
-  return { bytes, words, key, kind: keyKind(key) };
+  return { ...pattern(bytes), key, kind: keyKind(key) };
 }
 const keys = new Map<number, KnownKey>();
 export const SLOTS = 128;
@@ -80,14 +86,14 @@ export function keyString(r: Reader, slot: number): KnownKey {
   if (stop > r.len) throw new RangeError(`index out of range: ${start} + ${len} > ${r.len}`);
   const buf = r.buf;
   const last = slot < SLOTS ? bySlot[slot] : undefined;
-  if (last !== undefined && last.bytes.length === len && sameKey(last, buf, start)) {
+  if (last !== undefined && last.bytes.length === len && sameBytes(last, buf, start)) {
     r.pos = stop;
     return last;
   }
   let h = 0x811c9dc5 ^ len;
   for (let i = start; i < stop; i++) h = Math.imul(h ^ buf[i], 0x01000193);
   const hit = keys.get(h);
-  if (hit !== undefined && hit.bytes.length === len && sameKey(hit, buf, start)) {
+  if (hit !== undefined && hit.bytes.length === len && sameBytes(hit, buf, start)) {
     r.pos = stop;
     if (slot < SLOTS) bySlot[slot] = hit;
     return hit;
