@@ -11,24 +11,13 @@ import { learnShape } from '../../collector/ingest/record-shape.js';
 import { Reader, setBody } from '../../collector/ingest/protobuf-wire.js';
 import { encodePredictions } from '../../collector/store/rowbinary.js';
 import { ExportLogsServiceRequest } from '../../otlp/schema.js';
+import { rng } from '../../demo/model.js'; // seeded (mulberry32), so a failure is reproducible
 
 const NOW = 1_700_000_100_000;
 const T = 1_700_000_000_123_000_000n;
 const kv = (key: string, value: Record<string, unknown>) => ({ key, value });
 const encode = (req: unknown) => ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(req as Record<string, unknown>)).finish();
 const resource = (model: string) => ({ attributes: [kv('ml.model.name', { stringValue: model }), kv('ml.model.version', { stringValue: 'v1' })] });
-
-/** A seeded generator (mulberry32), so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOUBLES = [0.5, -1.25, 1e300, 5e-324, -0, NaN, Infinity, -Infinity, 123456.789];
 
