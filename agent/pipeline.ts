@@ -618,8 +618,11 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
       if (cfg.gzip) {
         payload = await env.gzip(payload);
         headers['content-encoding'] = 'gzip';
-        if (own !== undefined) reuse(own);
-        own = undefined;
+        // (a gzip that gave back its input's buffer leaves it in use: reused after the 2xx, then)
+        if (own !== undefined && payload.buffer !== own.buffer) {
+          reuse(own);
+          own = undefined;
+        }
       }
       const first = Date.now();
       for (let attempt = 0; ; attempt++) {
