@@ -339,6 +339,8 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   // answers with extra collections (SDK export worker: 0.45 us less per record, bench/README.md).
   const spare: Buffer[] = [];
   const MAX_SPARE = 4;
+  // A buffer grown for an unusual body (large embeddings) is not kept: four of them would stay held.
+  const MAX_SPARE_BYTES = 4 * 1024 * 1024;
   let bodyBytes = 1 << 16;
   /** The request for a batch, in `buf` (a spare buffer, or a new one sized like the last body). */
   function encodeProtobuf(batch: Batch): Buffer {
@@ -424,7 +426,8 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   }
   /** A body of encodeProtobuf's that nothing reads any more: its buffer goes to the next request. */
   function reuse(body: Uint8Array): void {
-    if (spare.length < MAX_SPARE && Buffer.isBuffer(body) && body.byteOffset === 0) spare.push(Buffer.from(body.buffer, 0, body.buffer.byteLength));
+    const b = body.buffer;
+    if (spare.length < MAX_SPARE && b.byteLength <= MAX_SPARE_BYTES && Buffer.isBuffer(body) && body.byteOffset === 0) spare.push(Buffer.from(b, 0, b.byteLength));
   }
 
   // ---- OTLP/JSON request -----------------------------------------------------------------------
