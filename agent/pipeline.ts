@@ -344,7 +344,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   let bodyBytes = 1 << 16;
   /** The request for a batch, in `buf` (a spare buffer, or a new one sized like the last body). */
   function encodeProtobuf(batch: Batch): Buffer {
-    buf = spare.pop() ?? Buffer.allocUnsafe(bodyBytes + (bodyBytes >> 3));
+    buf = spare.pop() ?? Buffer.allocUnsafe(Math.min(bodyBytes + (bodyBytes >> 3), MAX_SPARE_BYTES));
     dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     pos = 0;
     buf[pos++] = 0x0a; // ExportLogsServiceRequest.resource_logs
