@@ -3,7 +3,7 @@
 // so no intermediate message objects are built. Field numbers follow opentelemetry-proto v1 (the
 // same as otlp/schema.ts). Output is identical to parseLogsRequest + decodeLogs (tested).
 import { BadRequest } from './body.js';
-import { Attrs, FieldError, InvalidArray, keyKind, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type KeyKind, type Limits, type RecordView } from './otlp-logs.js';
+import { Attrs, FieldError, InvalidArray, MISSING, recordToRow, UNSUPPORTED, withEmbeddingDims, type AttrVal, type Limits, type RecordView } from './otlp-logs.js';
 import { MAX_EMBEDDING_DIMS } from './embeddings.js';
 import type { DecodedBatch, LabelRow, Rejection } from './records.js';
 import { PredictionSink, type EncodedPredictions } from './encoded.js';
@@ -214,7 +214,7 @@ function resourceLogs(r: Reader, rlEnd: number, ri: number, buffered: boolean, l
           path.si = si;
           path.li = li++;
           take(view, path, res!, limits, now, sink, rejected);
-          // A record of a shape a shape can hold teaches it (a bounded number of times per ResourceLogs).
+          // A record the sink wrote from its template teaches its shape (at most 64 times per ResourceLogs).
           if (encoding?.shapeable !== undefined && learns < 64) {
             learns++;
             shape = learnShape(r, start, stop, encoding.shapeable, encoding.featureNames, limits);

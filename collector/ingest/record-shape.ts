@@ -106,13 +106,10 @@ export class RecordShape {
         const vtype = vtypes[i];
         if (avEnd !== kvEnd || buf[r.pos] !== vtype) return false;
         r.pos++;
+        // (a double has its prefix, above)
         let num = NaN;
         let str = '';
-        if (vtype === DOUBLE) {
-          if (r.pos + 8 !== kvEnd) return false;
-          num = bodyView.getFloat64(r.pos, true);
-          r.pos += 8;
-        } else if (vtype === INT) {
+        if (vtype === INT) {
           num = int64(r);
         } else {
           // As the general path reads it (protobufjs' string()), then recordHead's length check.
@@ -197,14 +194,14 @@ export function learnShape(r: Reader, start: number, stop: number, head: Head, n
         if (key.bytes.length === 0 || buf[r.pos++] !== 0x12) return undefined;
         const avEnd = end(r);
         const vtype = buf[r.pos];
-        if (avEnd !== kvEnd || (vtype !== DOUBLE && vtype !== INT && vtype !== STRING)) return undefined;
+        if (avEnd !== kvEnd || (vtype !== DOUBLE && vtype !== INT && vtype !== STRING) || (vtype === DOUBLE && kvEnd !== r.pos + 9)) return undefined;
         const role = roleOf(key, vtype);
         if (role === undefined || (role !== IS_FEATURE && seen.has(100 + role))) return undefined;
         seen.add(100 + role);
         shape.keys.push(key);
         shape.vtypes.push(vtype);
         shape.roles.push(role);
-        shape.prefix.push(vtype === DOUBLE && kvEnd === r.pos + 9 ? pattern(new Uint8Array(buf.subarray(attrStart, r.pos + 1))) : undefined);
+        shape.prefix.push(vtype === DOUBLE ? pattern(new Uint8Array(buf.subarray(attrStart, r.pos + 1))) : undefined);
         if (role === IS_FEATURE) {
           if (names[features] !== key.kind.name) return undefined;
           shape.feature.push(features++);
