@@ -336,7 +336,7 @@ export function createPipeline(cfg: PipelineConfig, env: PipelineEnv): Pipeline 
   // ---- protobuf request ----------------------------------------------------------------------
   // Request bodies are encoded into buffers of their own, kept for the next request once theirs was
   // accepted: a body is neither copied out of a shared buffer nor a fresh 1-2 MB allocation, which V8
-  // answers with extra collections (SDK export worker: 0.45 us less per record, bench/README.md).
+  // answers with extra collections (encoding a record: 0.42 -> 0.35 us, bench/README.md).
   const spare: Buffer[] = [];
   const MAX_SPARE = 4;
   // A buffer grown for an unusual body (large embeddings) is not kept: four of them would stay held.
