@@ -401,7 +401,7 @@ export async function segmentEmbeddingColumns(
           query: gram(`${VERSION} AND ${range('ref')} AND (${filter})`, ns),
           query_params: { ...params, dw_k: p.embedding, dw_dim: p.dim },
           format: 'JSONEachRow',
-            });
+        });
         const [r] = await rs.json<{ ns: number; trace_sq: number | null }>();
         return r ? num(r.trace_sq) : NaN;
       };

@@ -44,8 +44,7 @@ const [, R_EVENT, R_MODEL, R_VERSION, R_ID, R_PREDICTION, R_SCORE, R_LATENCY, R_
  * A record's (or resource's) attributes in arrival order: the first `size` entries of parallel
  * arrays (keys, values, kinds). Arrays rather than a Map: a Map per record, rehashed as it grows,
  * was most of the decoder's garbage; and `clear()` keeps their room, so one Attrs can be reused
- * record after record. Lookups scan from the end, so a repeated key reads its last value (as a Map
- * would).
+ * record after record. The keys a record's head reads are found by role (byRole).
  */
 export class Attrs {
   readonly keys: string[] = [];
@@ -65,11 +64,7 @@ export class Attrs {
     this.size++;
     if (kind.role !== 0) this.roles[kind.role] = this.size;
   }
-  get(key: string): AttrVal | undefined {
-    for (let i = this.size - 1; i >= 0; i--) if (this.keys[i] === key) return this.vals[i];
-    return undefined;
-  }
-  /** The last value of the role's key (as get(ROLE_KEYS[role])). */
+  /** The last value of the role's key (a repeated key reads its last value, as a Map would). */
   byRole(role: number): AttrVal | undefined {
     const i = this.roles[role];
     return i === 0 ? undefined : this.vals[i - 1];
