@@ -8,7 +8,7 @@ import { MAX_EMBEDDING_DIMS } from './embeddings.js';
 import type { DecodedBatch, LabelRow, Rejection } from './records.js';
 import { PredictionSink, type EncodedPredictions } from './encoded.js';
 import { learnShape, type RecordShape } from './record-shape.js';
-import { bodyView, end, EVENT_SLOT, fixed64, int64, keyString, Reader, setBody, SLOTS, type KnownKey } from './protobuf-wire.js';
+import { bodyView, end, EVENT_SLOT, fixed64, int64, keyString, nanosToMs, Reader, setBody, SLOTS, type KnownKey } from './protobuf-wire.js';
 
 function anyValue(r: Reader, stop: number): AttrVal {
   let v: AttrVal = MISSING;
@@ -110,7 +110,6 @@ function resource(r: Reader, stop: number): Attrs {
   return attrs;
 }
 
-const nanosToMs = (n: number) => (n > 0 ? Math.floor(n / 1e6) : undefined);
 
 /** Reads a LogRecord into `view` (its fields reset first). */
 function logRecord(r: Reader, stop: number, view: RecordView = { eventName: '', attrs: new Attrs() }): RecordView {

@@ -39,6 +39,8 @@ export class InvalidArray extends Invalid {}
 /** The keys a record's head reads, by role number (0 is no role). */
 const ROLE_KEYS = ['', 'event.name', ATTR.model, ATTR.version, ATTR.id, ATTR.prediction, ATTR.score, ATTR.latency, ATTR.label] as const;
 const [, R_EVENT, R_MODEL, R_VERSION, R_ID, R_PREDICTION, R_SCORE, R_LATENCY, R_LABEL] = ROLE_KEYS.map((_, i) => i);
+/** The roles of a prediction's id, value, score and latency (KeyKind.role), for record-shape.ts. */
+export const ROLE = { id: R_ID, prediction: R_PREDICTION, score: R_SCORE, latency: R_LATENCY } as const;
 
 /**
  * A record's (or resource's) attributes in arrival order: the first `size` entries of parallel
@@ -258,10 +260,23 @@ export function checked(v: AttrVal, path: FieldPath, key: string, limits: Limits
     throw new FieldError(attrPath(path, key), `array values are not supported here (a vector goes in ${ATTR.embeddingPrefix}<name>)`);
   }
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings skip the byte count.
-  if (typeof v === 'string' && v.length * 3 > limits.maxStringBytes && Buffer.byteLength(v) > limits.maxStringBytes) {
+  if (typeof v === 'string' && tooLong(v, limits)) {
     throw new FieldError(attrPath(path, key), `string longer than ${limits.maxStringBytes} bytes`);
   }
   return v;
+}
+
+/** Whether a string is over the limit in UTF-8 (a UTF-16 code unit is at most 3 bytes: short strings skip the count). */
+export function tooLong(s: string, limits: Limits): boolean {
+  return s.length * 3 > limits.maxStringBytes && Buffer.byteLength(s) > limits.maxStringBytes;
+}
+
+/** Whether a record's timestamp is one the store would expire at once, or one from the future (clock skew). */
+export function tooOld(ts: number, now: number, limits: Limits): boolean {
+  return limits.maxAgeMs !== undefined && ts < now - limits.maxAgeMs;
+}
+export function tooNew(ts: number, now: number, limits: Limits): boolean {
+  return limits.maxFutureMs !== undefined && ts > now + limits.maxFutureMs;
 }
 
 function textOf(v: AttrVal | undefined, path: FieldPath, key: string, limits: Limits): string | undefined {
@@ -347,11 +362,11 @@ export function recordHead(view: RecordView, path: FieldPath, resource: Attrs, l
   const ts = view.timeMs ?? view.observedMs ?? now;
   // Clock skew: a record the store would expire at once, or one from the future, is refused by
   // name rather than acknowledged and lost (or kept where no window will ever look at it).
-  if (limits.maxAgeMs !== undefined && ts < now - limits.maxAgeMs) {
-    throw new FieldError(timeField(view, path), `timestamp ${new Date(ts).toISOString()} is older than the retention (${Math.round(limits.maxAgeMs / 86_400_000)} days)`);
+  if (tooOld(ts, now, limits)) {
+    throw new FieldError(timeField(view, path), `timestamp ${new Date(ts).toISOString()} is older than the retention (${Math.round(limits.maxAgeMs! / 86_400_000)} days)`);
   }
-  if (limits.maxFutureMs !== undefined && ts > now + limits.maxFutureMs) {
-    throw new FieldError(timeField(view, path), `timestamp ${new Date(ts).toISOString()} is more than ${Math.round(limits.maxFutureMs / 60_000)} minutes in the future (clock skew?)`);
+  if (tooNew(ts, now, limits)) {
+    throw new FieldError(timeField(view, path), `timestamp ${new Date(ts).toISOString()} is more than ${Math.round(limits.maxFutureMs! / 60_000)} minutes in the future (clock skew?)`);
   }
 
   if (event === EVENT_LABEL) {

@@ -15,6 +15,8 @@ export function fixed64(r: Reader): number {
   const lo = r.fixed32();
   return r.fixed32() * TWO32 + lo;
 }
+/** A time field's nanoseconds as epoch milliseconds; 0 (unset) as undefined. */
+export const nanosToMs = (n: number) => (n > 0 ? Math.floor(n / 1e6) : undefined);
 /** An int64 varint as a number (two's complement for negatives; exact below 2^53 in magnitude). */
 export function int64(r: Reader): number {
   const buf = r.buf;

@@ -7,9 +7,9 @@
 // key, another wire type, a field more or less, a value a check refuses) makes `read` return false
 // and leave the record to the general path, which also gives the reason for a rejection.
 import type { PredictionSink } from './encoded.js';
-import { FEATURE, OTHER, type Head, type Limits } from './otlp-logs.js';
-import { ATTR, EVENT_PREDICTION } from '../../otlp/types.js';
-import { bodyView, end, int64, keyString, pattern, sameBytes, SLOTS, type KnownKey, type Pattern, type Reader } from './protobuf-wire.js';
+import { FEATURE, OTHER, ROLE, tooLong, tooNew, tooOld, type Head, type Limits } from './otlp-logs.js';
+import { EVENT_PREDICTION } from '../../otlp/types.js';
+import { bodyView, end, fixed64, int64, keyString, nanosToMs, pattern, sameBytes, SLOTS, type KnownKey, type Pattern, type Reader } from './protobuf-wire.js';
 
 // LogRecord fields (tag bytes) and AnyValue value types a shape may hold.
 const TIME = 0x09; // time_unix_nano, fixed64
@@ -20,8 +20,9 @@ const DOUBLE = 0x21; // AnyValue.double_value
 const INT = 0x18; // AnyValue.int_value
 const STRING = 0x0a; // AnyValue.string_value
 
-// What an attribute of the shape is.
-const IS_FEATURE = 0, IS_ID = 1, IS_PREDICTION = 2, IS_SCORE = 3, IS_LATENCY = 4;
+// What an attribute of the shape is: a feature, or its key's role (KeyKind.role).
+const IS_FEATURE = 0;
+const { id: IS_ID, prediction: IS_PREDICTION, score: IS_SCORE } = ROLE;
 
 const EVENT_BYTES = Buffer.from(EVENT_PREDICTION);
 
@@ -114,7 +115,7 @@ export class RecordShape {
         } else {
           // As the general path reads it (protobufjs' string()), then recordHead's length check.
           str = r.string();
-          if (str.length * 3 > limits.maxStringBytes && Buffer.byteLength(str) > limits.maxStringBytes) return false;
+          if (tooLong(str, limits)) return false;
         }
         if (r.pos !== kvEnd) return false;
         const role = roles[i];
@@ -132,16 +133,14 @@ export class RecordShape {
         r.pos += 1 + n;
       } else {
         if (r.pos + 8 > stop) return false;
-        const ns = bodyView.getUint32(r.pos + 4, true) * 4294967296 + bodyView.getUint32(r.pos, true);
-        r.pos += 8;
-        if (tag === TIME) timeMs = ns > 0 ? Math.floor(ns / 1e6) : undefined;
-        else observedMs = ns > 0 ? Math.floor(ns / 1e6) : undefined;
+        if (tag === TIME) timeMs = nanosToMs(fixed64(r));
+        else observedMs = nanosToMs(fixed64(r));
       }
     }
     if (r.pos !== stop) return false;
     // recordHead's timestamp checks.
     const ts = timeMs ?? observedMs ?? now;
-    if ((limits.maxAgeMs !== undefined && ts < now - limits.maxAgeMs) || (limits.maxFutureMs !== undefined && ts > now + limits.maxFutureMs)) return false;
+    if (tooOld(ts, now, limits) || tooNew(ts, now, limits)) return false;
     sink.shaped(this.model, this.version, ts, id, prediction, predictionNum, score, latencyMs, this.names, values);
     return true;
   }
@@ -220,13 +219,12 @@ export function learnShape(r: Reader, start: number, stop: number, head: Head, n
 
 /** What an attribute is in a shape (its value's wire type allowing), or undefined for none. */
 function roleOf(key: KnownKey, vtype: number): number | undefined {
-  const { kind, name } = key.kind;
+  const { kind, name, role } = key.kind;
   const number = vtype === DOUBLE || vtype === INT;
   if (kind === FEATURE) return number && name !== '' ? IS_FEATURE : undefined;
   if (kind !== OTHER) return undefined;
-  if (name === ATTR.id) return vtype === STRING ? IS_ID : undefined;
-  if (name === ATTR.prediction) return IS_PREDICTION;
-  if (name === ATTR.score) return number ? IS_SCORE : undefined;
-  if (name === ATTR.latency) return number ? IS_LATENCY : undefined;
+  if (role === ROLE.id) return vtype === STRING ? role : undefined;
+  if (role === ROLE.prediction) return role;
+  if (role === ROLE.score || role === ROLE.latency) return number ? role : undefined;
   return undefined;
 }
