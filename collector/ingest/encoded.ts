@@ -1,7 +1,7 @@
 // Predictions decoded straight into RowBinary (PredictionSink: the receiver's path for
 // OTLP/protobuf, fed by otlp-logs-protobuf.ts under the rules of otlp-logs.ts), with what the
 // receiver still needs of each row after decoding.
-import { RowBinaryWriter, selectRows, writePrediction, type Block } from '../store/rowbinary.js';
+import { RowBinaryWriter, selectRows, writePrediction, writePredictionHead, type Block } from '../store/rowbinary.js';
 import { attrPath, checked, EMBEDDING, FEATURE, FieldError, MISSING, recordHead, rowOf, SEGMENT, type Attrs, type FieldPath, type Head, type Limits, type RecordView } from './otlp-logs.js';
 import type { LabelRow } from './records.js';
 
@@ -134,7 +134,7 @@ export class PredictionSink {
       return;
     }
     const w = this.w;
-    this.head(h.model, h.version, h.ts, h.id, h.prediction, h.predictionNum, h.score, h.latencyMs);
+    writePredictionHead(w, h.model, h.version, h.ts, h.id, h.prediction, h.predictionNum, h.score, h.latencyMs);
     // num, then cat: features in attribute order (a missing value, or one of a type a feature
     // cannot have, is a missing number, as in rowOf).
     let at: number;
@@ -188,19 +188,6 @@ export class PredictionSink {
     this.push(h.model, h.version, h.id, list, undefined);
   }
 
-  /** The columns before the maps. */
-  private head(model: string, version: string, ts: number, id: string, prediction: string, predictionNum: number, score: number, latencyMs: number): void {
-    const w = this.w;
-    w.name(model);
-    w.name(version);
-    w.i64(ts);
-    w.str(id);
-    w.str(prediction);
-    w.f64(predictionNum);
-    w.f64(score);
-    w.f32(latencyMs);
-  }
-
   /**
    * A record read by its shape (record-shape.ts): the head, then `names` (lastNames, or an array
    * equal to it) with `values` as all-number features, and no category, segment or vector: the
@@ -213,8 +200,8 @@ export class PredictionSink {
       this.lastDistinct = true;
       this.numTpl = undefined;
     }
-    this.head(model, version, ts, id, prediction, predictionNum, score, latencyMs);
     const w = this.w;
+    writePredictionHead(w, model, version, ts, id, prediction, predictionNum, score, latencyMs);
     const t = (this.numTpl ??= numTemplate(names));
     const start = w.raw(t.bytes);
     for (let f = 0; f < names.length; f++) w.f64At(start + t.at[f], values[f]);

@@ -254,19 +254,24 @@ export function encodePredictions(rows: PredictionRow[]): Block {
 
 /** One row of `predictions` (the columns of TABLES.predictions, in order). */
 export function writePrediction(w: RowBinaryWriter, r: PredictionRow): void {
-  w.name(r.model);
-  w.name(r.version);
-  w.i64(r.ts);
-  w.str(r.id);
-  w.str(r.prediction);
-  w.f64(r.predictionNum);
-  w.f64(r.score);
-  w.f32(r.latencyMs);
+  writePredictionHead(w, r.model, r.version, r.ts, r.id, r.prediction, r.predictionNum, r.score, r.latencyMs);
   w.numMap(r.num);
   w.strMap(r.cat);
   w.strMap(r.segment);
   w.vecMap(r.emb);
   w.endRow();
+}
+
+/** The columns of a `predictions` row before its maps (also written by ingest's PredictionSink, field by field). */
+export function writePredictionHead(w: RowBinaryWriter, model: string, version: string, ts: number, id: string, prediction: string, predictionNum: number, score: number, latencyMs: number): void {
+  w.name(model);
+  w.name(version);
+  w.i64(ts);
+  w.str(id);
+  w.str(prediction);
+  w.f64(predictionNum);
+  w.f64(score);
+  w.f32(latencyMs);
 }
 
 export function encodeLabels(rows: LabelRow[]): Block {
