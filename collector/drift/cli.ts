@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openStore, queryRows } from '../store/client.js';
+import { openStore, queryRows, type Store } from '../store/client.js';
+import { numericScanSql, scanNumericColumns } from './column-scan.js';
 import { EMBEDDING_METHOD } from './embedding.js';
 import { driftDetails, type ColumnMethod, type DriftOptions, type SqlSource } from './engine.js';
 import { DriftInputError, isMethod, METHODS, type DriftReport } from './report.js';
@@ -47,6 +48,8 @@ export interface DriftCliIo {
   stderr?: { write(s: string): unknown };
   /** An open ClickHouse client to use instead of a temporary embedded engine. */
   client?: ClickHouseClient;
+  /** With `client` on the embedded engine: its store's streamNative (numerical columns are then scanned). */
+  streamNative?: Store['streamNative'];
 }
 
 class CliError extends Error {}
@@ -97,21 +100,24 @@ interface Column {
   curCol?: string;
 }
 
+/** At most this many numerical values (both files) are scanned in memory (8 bytes each): 2 GiB. */
+const SCAN_MAX_VALUES = 2 ** 28;
+
 const NUMERIC_TYPE = /^(Nullable\()?(LowCardinality\()?(U?Int\d+|Float\d+|BFloat16|Decimal.*)\)*$/;
 /**
  * Makes a file queryable: text files are parsed once into a Memory table (as strings, typed below);
  * a Parquet file read by a single scan is queried where it lies (`direct`): each column's part then
  * decodes only its own column, and nothing is copied. Returns the column types and what to select from.
  */
-async function loadTable(client: ClickHouseClient, f: InputFile, table: string, direct: boolean): Promise<{ types: Map<string, string>; from: string; created: boolean }> {
+async function loadTable(client: ClickHouseClient, f: InputFile, table: string, direct: boolean): Promise<{ types: Map<string, string>; from: string; created: boolean; rows: number }> {
   if (direct && !f.text) {
     const types = await describe(client, f);
     const from = `file(${literal(f.path)}, 'Parquet')`;
-    const rows = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${from}`);
-    if (Number(rows[0].n) === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
-    return { types: new Map(types.map((d) => [d.name, d.type])), from, created: false };
+    const rows = Number((await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${from}`))[0].n);
+    if (rows === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
+    return { types: new Map(types.map((d) => [d.name, d.type])), from, created: false, rows };
   }
-  return { types: await loadMemoryTable(client, f, table), from: table, created: true };
+  return { ...(await loadMemoryTable(client, f, table)), from: table, created: true };
 }
 
 async function describe(client: ClickHouseClient, f: InputFile): Promise<{ name: string; type: string }[]> {
@@ -127,16 +133,16 @@ async function describe(client: ClickHouseClient, f: InputFile): Promise<{ name:
   return described;
 }
 
-async function loadMemoryTable(client: ClickHouseClient, f: InputFile, table: string): Promise<Map<string, string>> {
+async function loadMemoryTable(client: ClickHouseClient, f: InputFile, table: string): Promise<{ types: Map<string, string>; rows: number }> {
   const params = { path: f.path };
   const described = await describe(client, f);
   // Text files are read as strings and typed here, by the conventions' rule, over every row
   // (schema inference only samples the first rows).
   const structure = f.text ? `, ${literal(described.map((d) => `${ident(d.name)} Nullable(String)`).join(', '))}` : '';
   await client.command({ query: `CREATE TABLE ${table} ENGINE = Memory AS SELECT * FROM file({path:String}, '${f.format}'${structure})`, query_params: params });
-  const rows = await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${table}`);
-  if (Number(rows[0].n) === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
-  return new Map(described.map((d) => [d.name, f.text ? 'Nullable(String)' : d.type]));
+  const rows = Number((await queryRows<{ n: string }>(client, `SELECT count() AS n FROM ${table}`))[0].n);
+  if (rows === 0) throw new CliError(`${f.role} file ${f.path} has no rows`);
+  return { types: new Map(described.map((d) => [d.name, f.text ? 'Nullable(String)' : d.type])), rows };
 }
 
 function numberExpr(col: string, type: string): string {
@@ -369,6 +375,7 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
   let tmp: string | undefined;
   let close: (() => Promise<void>) | undefined;
   let client = io.client;
+  let streamNative = io.client ? io.streamNative : undefined;
   const tables: string[] = [];
   try {
     let values;
@@ -415,6 +422,7 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
       tmp = mkdtempSync(join(tmpdir(), 'driftwatch-drift-'));
       const store = await openStore({ dataDir: tmp });
       client = store.client;
+      streamNative = store.streamNative;
       close = () => store.close();
     }
     const suffix = `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -468,8 +476,14 @@ export async function runDriftCli(argv: string[], io: DriftCliIo = {}): Promise<
     const thresholds: DriftOptions['thresholds'] =
       threshold === undefined ? undefined : typeof method === 'string' && method !== 'auto' ? { [method]: threshold } : Object.fromEntries([...METHODS, EMBEDDING_METHOD].map((m) => [m, threshold]));
 
+    // The numerical columns' values are streamed out of the embedded engine and compared as they
+    // come (column-scan.ts), when they fit in memory: every value is kept until the end.
+    const scan = streamNative && numerical.length && (refLoaded.rows + curLoaded.rows) * numerical.length <= SCAN_MAX_VALUES && refLoaded.rows * curLoaded.rows < 2 ** 53
+      ? { stream: streamNative, ref: { from: refFrom, exprs: numerical.map((c) => numberExpr(c.name, c.refType)) }, cur: { from: curFrom, exprs: numerical.map((c) => numberExpr(c.name, c.curType)) } }
+      : undefined;
     const { report, distributions } = await driftDetails(client, {
       ...(numerical.length ? { numeric: numericParts(numerical, refFrom, curFrom) } : {}),
+      ...(scan ? { numericScan: () => scanNumericColumns(scan.stream(numericScanSql(scan.ref, scan.cur)), numerical.map((c) => c.name)) } : {}),
       ...(categorical.length ? { categorical: { sql: source(categorical, refFrom, curFrom, textExpr) } } : {}),
       ...(vectors.length ? { embedding: { sql: source(vectors, refFrom, curFrom, vectorExpr) } } : {}),
       method,

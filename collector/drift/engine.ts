@@ -24,6 +24,7 @@ import {
   type Method,
 } from './report.js';
 import { vectorSummaries, vectorTraceSq, type VectorSummary } from './vectors.js';
+import type { ScannedColumn } from './column-scan.js';
 
 export interface SqlSource {
   sql: string;
@@ -88,6 +89,13 @@ export interface DriftOptions {
    * 15 ms), so a few parts of many columns beat one part per column.
    */
   numeric?: SqlSource | SqlSource[];
+  /**
+   * The numerical columns' summaries and raw-value distances computed from their values as the
+   * engine streams them out (column-scan.ts; the CLI on the embedded engine). Used instead of the
+   * summary query when `auto` or a raw-value method is asked for; `numeric` still serves the binned
+   * methods and the distributions.
+   */
+  numericScan?: () => Promise<ScannedColumn[]>;
   /** SELECT yielding side UInt8, column String, value Nullable(String) (NULL or '' = missing). */
   categorical?: SqlSource;
   /**
@@ -224,6 +232,28 @@ async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSou
   })) };
 }
 
+/** numericSummaries' result from a scan of the columns' values. */
+function fromScan(columns: ScannedColumn[]): { summaries: NumericSummary[]; raw: Map<string, RawDistance> } {
+  const raw = new Map<string, RawDistance>();
+  for (const c of columns) if (c.n > 0 && c.m > 0) raw.set(c.column, { n: c.n, m: c.m, d: c.d, w: c.w, outside: c.outside });
+  const summaries = columns.map((c): NumericSummary => ({
+    column: c.column,
+    type: 'numerical',
+    refRows: c.refRows,
+    curRows: c.curRows,
+    n: c.n,
+    m: c.m,
+    refNonFinite: c.refNonFinite,
+    curNonFinite: c.curNonFinite,
+    distinct: c.distinct,
+    edges: [],
+    std: c.std,
+    refMin: c.refMin,
+    refMax: c.refMax,
+  }));
+  return { summaries, raw };
+}
+
 /** A categorical source's counts per value and side (c0 reference, c1 current), grouped by column. */
 export type CategoryCountRow = { col: string; val: string | null; c0: string; c1: string };
 export async function categoryCountsByColumn(client: ClickHouseClient, src: SqlSource): Promise<Map<string, CategoryCountRow[]>> {
@@ -354,7 +384,11 @@ export async function driftDetails(client: ClickHouseClient, opts: DriftOptions)
   // `auto` and the raw-value methods need D and W of (nearly) every numerical column: computed in the
   // summary's own scan. Other methods need no raw values, and per-column maps may mix: summary first.
   const speculate = opts.method === undefined || opts.method === 'auto' || opts.method === 'ks' || opts.method === 'wasserstein';
-  const { summaries: numeric, raw: rawFromSummary } = numericParts.length ? await numericSummaries(client, numericParts, speculate) : { summaries: [] as NumericSummary[], raw: undefined };
+  const { summaries: numeric, raw: rawFromSummary } = !numericParts.length
+    ? { summaries: [] as NumericSummary[], raw: undefined }
+    : speculate && opts.numericScan
+      ? fromScan(await opts.numericScan())
+      : await numericSummaries(client, numericParts, speculate);
   const categorical = opts.categorical ? await categoricalSummaries(client, opts.categorical) : [];
   const embeddings = opts.embedding ? (await vectorSummaries(client, opts.embedding)).map(embeddingSummary) : [];
   const summaries: Summary[] = [...numeric, ...categorical, ...embeddings].sort((a, b) => compareCodePoints(a.column, b.column));

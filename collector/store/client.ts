@@ -22,6 +22,11 @@ export interface Store {
   client: ClickHouseClient;
   kind: 'server' | 'embedded';
   insertRowBinary: RowBinaryInsert;
+  /**
+   * The embedded engine only: a query's result in Native format, streamed as it is computed, in
+   * chunks of whole blocks (see native.ts). The caller consumes it before its next query.
+   */
+  streamNative?: (query: string) => AsyncIterable<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -47,7 +52,11 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   mkdirSync(dir, { recursive: true });
   // Loaded lazily: a server deployment never pays for the embedded engine's 500 MB library.
   const { createChdbConnection } = await import('chdb/connection');
-  const client = createClient({ connection: createChdbConnection({ path: dir }) } as Parameters<typeof createClient>[0]);
+  const connection = createChdbConnection({ path: dir });
+  const client = createClient({ connection } as Parameters<typeof createClient>[0]);
+  const streamNative = async function* (query: string): AsyncIterable<Uint8Array> {
+    for await (const chunk of connection.chdb.queryStream(query, { format: 'Native' })) yield chunk.raw();
+  };
   // The embedded engine takes a statement as text, which cannot carry binary rows: they are written
   // to a staging file the engine reads with file() (page cache; deleted once inserted).
   // file() reads its path as a glob: a data directory whose path has glob characters stages its
@@ -81,7 +90,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     await client.close();
     if (temporary) rmSync(staging, { recursive: true, force: true });
   };
-  return { client, kind: 'embedded', insertRowBinary, close };
+  return { client, kind: 'embedded', insertRowBinary, streamNative, close };
 }
 
 /**
