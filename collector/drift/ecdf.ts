@@ -36,52 +36,110 @@ export interface Distances {
  */
 type Acc = [number, number, number];
 
+/** What one pass over a side's values also gives (the rest of the engine's summary). */
+export interface SideStats {
+  rows: number;
+  /** Finite values (the side's n). */
+  n: number;
+  /** +-Inf values (NaN is a missing value: rows - n - infinite). */
+  infinite: number;
+  min: number;
+  max: number;
+  /** Sums of (v - shift) and its square over the finite values: the variance in one pass. */
+  shift: number;
+  sum: number;
+  sumSq: number;
+}
+
+const sideStats = (): SideStats => ({ rows: 0, n: 0, infinite: 0, min: Infinity, max: -Infinity, shift: NaN, sum: 0, sumSq: 0 });
+
 /**
- * One column's values, added side by side as they arrive, counted into TOP_BINS bins over a range
- * guessed from the first values (bin 0 and the last bin take everything beyond it: S is 0 outside the
- * data, so their closed forms hold whatever the guess). The values are kept (the arrays given, not
- * copies) for the bins that need resolving.
+ * One column's values, added block by block as they arrive, in one pass per block: missing values
+ * (NaN, +-Inf) counted and left out, -0 folded into +0 (numpy compares them equal), the side's
+ * min, max and moments, and the count into TOP_BINS bins over a range guessed from the first
+ * blocks of both sides (bin 0 and the last bin take everything beyond it, and are always resolved
+ * from their values). The finite values are kept (the arrays given, unless a missing value had to
+ * be left out) for the bins that need resolving: distances() may reorder them.
  */
 export class EcdfBins {
-  /** bins: of the top level (and at most of every level); fewer make the tests recurse. */
-  constructor(private readonly bins = TOP_BINS) {}
-
+  readonly sides: [SideStats, SideStats] = [sideStats(), sideStats()];
   private readonly values: [Float64Array[], Float64Array[]] = [[], []];
-  private readonly counts: [number, number] = [0, 0];
   private hist: Float64Array | undefined;
   private lo = 0;
   private scale = 0;
   private width = 0;
   private pending: [0 | 1, Float64Array][] = [];
-  private guessLo = Infinity;
-  private guessHi = -Infinity;
-  private readonly seen: [boolean, boolean] = [false, false];
 
-  /** Adds finite values of one side (0 reference, 1 current), -0 already folded to +0. */
-  add(side: 0 | 1, v: Float64Array, min: number, max: number): void {
-    if (v.length === 0) return;
-    this.values[side].push(v);
-    this.counts[side] += v.length;
-    if (!this.hist) {
-      this.pending.push([side, v]);
-      this.guessLo = Math.min(this.guessLo, min);
-      this.guessHi = Math.max(this.guessHi, max);
-      this.seen[side] = true;
-      // Both sides seen (or enough of one): the range is the union so far, widened by 5% each way.
-      if ((this.seen[0] && this.seen[1]) || this.pending.length >= 64) this.start();
-      return;
+  /** bins: of the top level (and at most of every level); fewer make the tests recurse. */
+  constructor(private readonly bins = TOP_BINS) {}
+
+  /** Adds a block of one side's values (0 reference, 1 current); writes +0 over -0 in it. */
+  add(side: 0 | 1, v: Float64Array): void {
+    const st = this.sides[side];
+    st.rows += v.length;
+    let i = 0;
+    if (st.shift !== st.shift) {
+      while (i < v.length && v[i] - v[i] !== 0) i++;
+      if (i < v.length) st.shift = v[i] + 0;
+      i = 0;
     }
-    this.count(side, v);
+    const c = st.shift;
+    const h = this.hist;
+    const lo = this.lo;
+    const scale = this.scale;
+    const top = this.bins - 1;
+    const o = 2 * side;
+    const counting = h !== undefined && scale !== 0;
+    let min = st.min;
+    let max = st.max;
+    let sum = 0;
+    let sumSq = 0;
+    let bad = 0;
+    let infinite = 0;
+    for (; i < v.length; i++) {
+      const x = v[i];
+      if (x - x === 0) {
+        if (x === 0) v[i] = 0;
+        if (x < min) min = x;
+        if (x > max) max = x;
+        const d = x - c;
+        sum += d;
+        sumSq += d * d;
+        if (counting) {
+          const t = (x - lo) * scale;
+          const k = bin(t, top);
+          h[4 * k + o] += 1;
+          h[4 * k + o + 1] += t - k;
+        }
+      } else {
+        bad++;
+        if (x === x) infinite++;
+      }
+    }
+    st.min = min;
+    st.max = max;
+    st.sum += sum;
+    st.sumSq += sumSq;
+    st.infinite += infinite;
+    st.n += v.length - bad;
+    const finite = bad === 0 ? v : v.filter((x) => x - x === 0);
+    if (finite.length === 0) return;
+    this.values[side].push(finite);
+    // A range of zero width (one value so far) or beyond the doubles: one bin, resolved later.
+    if (h && scale === 0) h[o] += finite.length;
+    if (h) return;
+    this.pending.push([side, finite]);
+    // Both sides seen (or many blocks of one): the range is the union so far, widened by 5% each way.
+    if ((this.sides[0].n > 0 && this.sides[1].n > 0) || this.pending.length >= 64) this.start();
   }
 
   private start(): void {
-    let lo = this.guessLo;
-    let hi = this.guessHi;
+    let lo = Math.min(this.sides[0].min, this.sides[1].min);
+    let hi = Math.max(this.sides[0].max, this.sides[1].max);
     const margin = (hi - lo) * 0.05;
     if (Number.isFinite(lo - margin) && Number.isFinite(hi + margin)) [lo, hi] = [lo - margin, hi + margin];
     const span = hi - lo;
     this.lo = lo;
-    // A single value so far, or a span beyond the doubles: everything in one bin, resolved later.
     this.scale = span > 0 && Number.isFinite(span) ? this.bins / span : 0;
     this.width = this.scale > 0 ? span / this.bins : 0;
     this.hist = new Float64Array(4 * this.bins);
@@ -108,14 +166,21 @@ export class EcdfBins {
     }
   }
 
-  /** Values added per side. */
-  sizes(): [number, number] {
-    return [this.counts[0], this.counts[1]];
+  /** Current values below lo or above hi (the reference's range). */
+  outside(lo: number, hi: number): number {
+    let k = 0;
+    for (const v of this.values[1]) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (x < lo || x > hi) k++;
+      }
+    }
+    return k;
   }
 
   /** D and W of everything added (both sides non-empty; n m below 2^53, so S is exact). */
   distances(): Distances {
-    const [n, m] = this.counts;
+    const [n, m] = [this.sides[0].n, this.sides[1].n];
     const acc: Acc = [0, 0, 1 / (n * m)];
     const [a, b] = this.values;
     // (S is 0 before the first value and after the last: the integral's ends do not matter.)

@@ -40,11 +40,9 @@ describe('EcdfBins: D and W without sorting', () => {
         const cur = segments(values(c.cur), 3);
         // Sides interleaved, the current side first: the range is guessed from whatever comes first.
         for (let i = 0; i < Math.max(ref.length, cur.length); i++) {
-          for (const [side, parts] of [[1, cur], [0, ref]] as const) {
-            const v = parts[i]?.map((x) => x + 0); // -0 folded, as the caller does
-            if (v?.length) e.add(side, v, Math.min(...v), Math.max(...v));
-          }
+          for (const [side, parts] of [[1, cur], [0, ref]] as const) if (parts[i]) e.add(side, parts[i]);
         }
+        expect([e.sides[0].n, e.sides[1].n]).toEqual([values(c.ref).length, values(c.cur).length]);
         const { d, w } = e.distances();
         expectClose(d, c.d, 1e-12, `${name} D, ${bins ?? 'default'} bins`);
         expectClose(w, c.w, 1e-9, `${name} W, ${bins ?? 'default'} bins`);
