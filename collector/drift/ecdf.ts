@@ -1,6 +1,6 @@
 // Exact two-sample KS D and Wasserstein-1 distance of numerical columns held in memory, without
-// sorting them (the formulas are the conventions'; how they are reached is in README.md, "Raw-value
-// distances without a sort").
+// sorting them (the formulas are the conventions'; the method is also described in the README,
+// "KS and Wasserstein without a sort").
 //
 // With n reference and m current values, S(x) = m * #{ref <= x} - n * #{cur <= x} = n m (F - G),
 // an exact integer. D = max |S| / (n m) over the values; W = integral of |S| dx / (n m).
