@@ -41,7 +41,7 @@ function writeJsonl(path: string, rows: Record<string, unknown>[]): string {
   return path;
 }
 
-async function cli(args: string[], extra: { client?: Store['client'] } = {}) {
+async function cli(args: string[], extra: { client?: Store['client']; streamNative?: Store['streamNative'] } = {}) {
   let out = '';
   let err = '';
   const code = await runDriftCli(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, ...extra });
@@ -191,5 +191,40 @@ describe('driftwatch drift (Parquet, caller-provided client)', () => {
     const r = await cli(['--reference', paths[0], '--current', paths[1], '--min-effect', 'off'], { client: store.client });
     expect(r.code, r.err).toBe(0);
     expectReport(JSON.parse(r.out) as DriftReport, autoRun.expected, 'parquet auto');
+  });
+
+  it('the streamed scan (with streamNative) and the engine SQL give the same report on larger files', async () => {
+    // 30 000 + 20 000 rows: ties, -0, NaN, +-Inf, a far outlier, a discrete and a constant column;
+    // enough values for the scan's bins to be refined, not sorted.
+    const gen = (side: number, rows: number) => `SELECT
+        round(randNormal(${side * 0.05}, 1) * 20) / 20 * if(rand() % 2 = 0, 1, -1) AS ties,
+        if(number % 997 = 0, nan, if(number % 1499 = 0, inf * if(number % 2 = 0, 1, -1), randExponential(1 + ${side * 0.1}))) AS spotty,
+        if(number = 7, 1e250, randNormal(0, 1)) AS outlier,
+        toFloat64(rand() % 4) AS discrete,
+        if(number % 3 = 0, -0., 2.5) AS signed
+      FROM numbers(${rows})`;
+    const paths: string[] = [];
+    for (const [side, rows] of [[0, 30000], [1, 20000]] as const) {
+      const pq = join(dir, `scan-${side}.parquet`);
+      await store.client.command({ query: `INSERT INTO FUNCTION file({out:String}, 'Parquet') ${gen(side, rows)}`, query_params: { out: pq } });
+      paths.push(pq);
+    }
+    for (const method of ['auto', 'ks', 'wasserstein']) {
+      const args = ['--reference', paths[0], '--current', paths[1], '--method', method];
+      const sql = await cli(args, { client: store.client });
+      const scanned = await cli(args, { client: store.client, streamNative: store.streamNative });
+      expect([sql.code, scanned.code], sql.err + scanned.err).toEqual([0, 0]);
+      const [a, b] = [JSON.parse(sql.out) as DriftReport, JSON.parse(scanned.out) as DriftReport];
+      expect(b.columns.map((c) => c.column)).toEqual(a.columns.map((c) => c.column));
+      for (const [x, y] of a.columns.map((c, i) => [c, b.columns[i]] as const)) {
+        // The statistic (and ks's effect size, D itself) to the last digits: W is a sum in another
+        // order, and the SQL's fallback for values beyond its sort keys (the 1e250) divides before
+        // subtracting. Everything else exactly.
+        expect(Math.abs(y.statistic - x.statistic), `${method} ${x.column}: ${y.statistic} vs ${x.statistic}`).toBeLessThanOrEqual(1e-12 * Math.abs(x.statistic));
+        if (typeof x.effect_size === 'number') expect(Math.abs(y.effect_size! - x.effect_size)).toBeLessThanOrEqual(1e-12 * Math.abs(x.effect_size));
+        expect({ ...y, statistic: 0, p_value: 0, effect_size: 0 }).toEqual({ ...x, statistic: 0, p_value: 0, effect_size: 0 });
+        if (x.p_value !== null) expect(Math.abs(y.p_value! - x.p_value)).toBeLessThanOrEqual(1e-9 * Math.abs(x.p_value) + 1e-300);
+      }
+    }
   });
 });
