@@ -18,7 +18,7 @@
 
 /**
  * Bins of the streamed (top) level; 4 doubles each, 256 KB: stays in a core's L2 cache (bench/drift:
- * 8192 a little faster than 4096 or 16 384, 32 768 slower).
+ * 8192 and 16 384 take the same time within the noise, 32 768 is slower).
  */
 const TOP_BINS = 8192;
 /** At or below this many values, a range is sorted. */
