@@ -4,28 +4,13 @@
 // ecdf.ts. column-scan.ts feeds it the blocks it streams out of the engine.
 import { AUTO_MAX_DISCRETE_VALUES } from './auto.js';
 import { EcdfBins } from './ecdf.js';
+import type { NumericSummary, RawDistance } from './engine.js';
 
-/** One numerical column's summary and raw-value distances (d, w, outside meaningless when n or m is 0). */
-export interface ScannedColumn {
-  column: string;
-  refRows: number;
-  curRows: number;
-  n: number;
-  m: number;
-  /** +-Inf values per side (the conventions' non-finite share; NaN and NULL are missing). */
-  refNonFinite: number;
-  curNonFinite: number;
-  /** Distinct non-missing reference values, capped at AUTO_MAX_DISCRETE_VALUES + 1. */
-  distinct: number;
-  /** Population standard deviation of the reference. */
-  std: number;
-  refMin: number;
-  refMax: number;
-  d: number;
-  w: number;
-  /** Current values outside the reference's [min, max]. */
-  outside: number;
-}
+/**
+ * One numerical column's summary (as the engine's summary query gives it, without the edges that
+ * only binned methods need) and its raw-value distances (meaningless when n or m is 0).
+ */
+export type ScannedColumn = Omit<NumericSummary, 'type' | 'edges'> & Omit<RawDistance, 'n' | 'm'>;
 
 export class ColumnStats {
   readonly bins: EcdfBins;

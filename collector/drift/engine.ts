@@ -147,22 +147,24 @@ export const RESERVED_PARAM_PREFIX = 'dw_engine_';
 /** Minimum of the reference standard deviation that normalises the Wasserstein distance. */
 export const WASSERSTEIN_MIN_SCALE = 0.001;
 
-interface ColumnSummary {
+export interface ColumnSummary {
   column: string;
   type: ColumnType;
   refRows: number;
   curRows: number;
   n: number;
   m: number;
+  /** +-Inf values per side (the non-finite share; NaN and NULL are missing, as rows - n). */
   refNonFinite: number;
   curNonFinite: number;
   /** Distinct non-missing reference values, capped (only compared against the auto limit). */
   distinct: number;
 }
 
-interface NumericSummary extends ColumnSummary {
+export interface NumericSummary extends ColumnSummary {
   type: 'numerical';
   edges: number[];
+  /** Population standard deviation of the reference. */
   std: number;
   refMin: number;
   refMax: number;
@@ -235,22 +237,10 @@ async function numericSummaries(client: ClickHouseClient, parts: readonly SqlSou
 /** numericSummaries' result from a scan of the columns' values. */
 function fromScan(columns: ScannedColumn[]): { summaries: NumericSummary[]; raw: Map<string, RawDistance> } {
   const raw = new Map<string, RawDistance>();
-  for (const c of columns) if (c.n > 0 && c.m > 0) raw.set(c.column, { n: c.n, m: c.m, d: c.d, w: c.w, outside: c.outside });
-  const summaries = columns.map((c): NumericSummary => ({
-    column: c.column,
-    type: 'numerical',
-    refRows: c.refRows,
-    curRows: c.curRows,
-    n: c.n,
-    m: c.m,
-    refNonFinite: c.refNonFinite,
-    curNonFinite: c.curNonFinite,
-    distinct: c.distinct,
-    edges: [],
-    std: c.std,
-    refMin: c.refMin,
-    refMax: c.refMax,
-  }));
+  const summaries = columns.map(({ d, w, outside, ...summary }): NumericSummary => {
+    if (summary.n > 0 && summary.m > 0) raw.set(summary.column, { n: summary.n, m: summary.m, d, w, outside });
+    return { ...summary, type: 'numerical', edges: [] };
+  });
   return { summaries, raw };
 }
 
@@ -555,7 +545,7 @@ function mergeByColumn<T extends { column: string }>(a: T[], b: T[]): T[] {
   return out.concat(b.slice(j));
 }
 
-interface RawDistance {
+export interface RawDistance {
   n: number;
   m: number;
   d: number;
