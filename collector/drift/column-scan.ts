@@ -3,7 +3,7 @@
 // The CLI's files take this path: the engine decodes the files on its threads, this one counts each
 // block into bins, and no sort of a million values runs anywhere (bench/README.md, session 7).
 import { ColumnStats, type ScannedColumn } from './column-stats.js';
-import { float64Values, nativeBlocks } from '../store/native.js';
+import { float64Values, nativeBlocks, type NativeBlock } from '../store/native.js';
 
 export type { ScannedColumn } from './column-stats.js';
 
@@ -33,27 +33,34 @@ export async function scanNumericColumns(chunks: AsyncIterable<Uint8Array>, colu
   const add = (side: 0 | 1, values: Float64Array[]) => {
     for (let i = 0; i < stats.length; i++) stats[i].add(side, values[i]);
   };
+  const addBlock = (block: NativeBlock) => {
+    if (block.columns.length !== columns.length + 1) throw new Error(`numeric scan: a block of ${block.columns.length} columns, expected ${columns.length + 1}`);
+    if (block.rows === 0) return;
+    const sides = block.columns[columns.length].data;
+    const values = block.columns.slice(0, columns.length).map((c) => float64Values(c.data));
+    const side = sides[0];
+    if (sides.every((s) => s === side)) {
+      if (side !== 0 && side !== 1) throw new Error(`numeric scan: side ${side}`);
+      add(side, values);
+    } else {
+      // A block mixing both sides (the engine does not squash them so far): split by side.
+      for (const s of [0, 1] as const) add(s, values.map((v) => v.filter((_, row) => sides[row] === s)));
+    }
+  };
   // The next chunk is asked for before this one is counted: the engine formats it meanwhile.
   const it = chunks[Symbol.asyncIterator]();
   let next = it.next();
-  for (;;) {
-    const r = await next;
-    if (r.done) break;
-    next = it.next();
-    for (const block of nativeBlocks(r.value)) {
-      if (block.columns.length !== columns.length + 1) throw new Error(`numeric scan: a block of ${block.columns.length} columns, expected ${columns.length + 1}`);
-      if (block.rows === 0) continue;
-      const sides = block.columns[columns.length].data;
-      const values = block.columns.slice(0, columns.length).map((c) => float64Values(c.data));
-      const side = sides[0];
-      if (sides.every((s) => s === side)) {
-        if (side !== 0 && side !== 1) throw new Error(`numeric scan: side ${side}`);
-        add(side, values);
-      } else {
-        // A block mixing both sides (the engine does not squash them so far): split by side.
-        for (const s of [0, 1] as const) add(s, values.map((v) => v.filter((_, row) => sides[row] === s)));
-      }
+  try {
+    for (let r = await next; !r.done; r = await next) {
+      next = it.next();
+      for (const block of nativeBlocks(r.value)) addBlock(block);
     }
+  } catch (e) {
+    // The stream stops here: the engine's session must not stay busy with it, nor the chunk asked
+    // for next reject unheard.
+    next.catch(() => undefined);
+    await it.return?.();
+    throw e;
   }
   return stats.map((s, i) => s.result(columns[i]));
 }

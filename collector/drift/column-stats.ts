@@ -38,7 +38,8 @@ export class ColumnStats {
     const { d, w } = both ? this.bins.distances() : { d: NaN, w: NaN };
     const outside = both ? this.bins.outside(ref.min, ref.max) : 0;
     // Squares beyond the doubles: the variance overflows too (numpy's std is inf there as well).
-    const variance = n === 0 ? NaN : ref.sumSq === Infinity ? Infinity : Math.max(0, (ref.sumSq - (ref.sum * ref.sum) / n) / n);
+    // (sum / n) * sum <= sumSq: no overflow where sum * sum would.
+    const variance = n === 0 ? NaN : ref.sumSq === Infinity ? Infinity : Math.max(0, (ref.sumSq - (ref.sum / n) * ref.sum) / n);
     return {
       column,
       refRows: ref.rows,

@@ -13,8 +13,11 @@
 //   bin's counts and sums give in closed form: S_k (e1 - e0) + sum over its values of
 //   (+m for reference, -n for current) (e1 - v).
 // Only the bins where S may change sign or exceed D are resolved exactly, by the same method on
-// their own values (recursively), and small ones by sorting. S is exact; W's closed forms add
-// rounding of the order of 1e-15 relative per bin (measured against scipy: <= 1e-12 relative).
+// their own values (recursively), and small ones by sorting. S is exact, so D is the correctly
+// rounded max |S| / (n m) (scipy subtracts two rounded fractions: it can differ in the last ulps).
+// W: every integral runs between the same double edges (Level), each value enters through
+// v - edge(k), exact when v and the edge are within a factor 2 of each other (Sterbenz), and sums
+// round as any sum does: within 2e-13 relative of scipy in the tests, offsets of 2^52 included.
 
 /**
  * Bins of the streamed (top) level; 4 doubles each, 256 KB: stays in a core's L2 cache (bench/drift:
@@ -34,10 +37,10 @@ export interface Distances {
 }
 
 /**
- * max |S| so far (exact), the integral of |F - G| so far (|S| / (n m) times dx: |S| / (n m) <= 1,
- * so no product overflows unless dx does), and 1 / (n m).
+ * max |S| so far (exact) and the integral of |F - G| so far (|S| / (n m) times dx: |S| / (n m) <= 1,
+ * so no product overflows unless dx does).
  */
-type Acc = [number, number, number];
+type Acc = [number, number];
 
 /** What one pass over a side's values also gives (the rest of the engine's summary). */
 export interface SideStats {
@@ -68,9 +71,7 @@ export class EcdfBins {
   readonly sides: [SideStats, SideStats] = [sideStats(), sideStats()];
   private readonly values: [Float64Array[], Float64Array[]] = [[], []];
   private hist: Float64Array | undefined;
-  private lo = 0;
-  private scale = 0;
-  private width = 0;
+  private level: Level = { lo: 0, scale: 0, width: 0, nb: 0, outer: true };
   private pending: [0 | 1, Float64Array][] = [];
 
   /** bins: of the top level (and at most of every level); fewer make the tests recurse. */
@@ -88,8 +89,7 @@ export class EcdfBins {
     }
     const c = st.shift;
     const h = this.hist;
-    const lo = this.lo;
-    const scale = this.scale;
+    const { lo, scale, width } = this.level;
     const top = this.bins - 1;
     const o = 2 * side;
     const counting = h !== undefined && scale !== 0;
@@ -112,10 +112,10 @@ export class EcdfBins {
           sumSq += d * d;
         }
         if (counting) {
-          const t = (x - lo) * scale;
-          const k = bin(t, top);
+          // (countInto's arithmetic, inlined into this pass)
+          const k = bin((x - lo) * scale, top);
           h[4 * k + o] += 1;
-          h[4 * k + o + 1] += t - k;
+          h[4 * k + o + 1] += x - (lo + k * width);
         }
       } else {
         bad++;
@@ -145,31 +145,13 @@ export class EcdfBins {
     const margin = (hi - lo) * 0.05;
     if (Number.isFinite(lo - margin) && Number.isFinite(hi + margin)) [lo, hi] = [lo - margin, hi + margin];
     const span = hi - lo;
-    this.lo = lo;
-    this.scale = span > 0 && Number.isFinite(span) ? this.bins / span : 0;
-    this.width = this.scale > 0 ? span / this.bins : 0;
+    const scale = this.bins / span;
+    // One value so far, or a span the doubles cannot cut: one bin, resolved from its values.
+    const cut = span > 0 && span < Infinity && scale < Infinity && span / this.bins > 0;
+    this.level = { lo, scale: cut ? scale : 0, width: cut ? span / this.bins : 0, nb: this.bins, outer: true };
     this.hist = new Float64Array(4 * this.bins);
-    for (const [side, v] of this.pending) this.count(side, v);
+    for (const [side, v] of this.pending) countInto(this.hist, this.level, side, v);
     this.pending = [];
-  }
-
-  /** Per bin: reference count, sum of positions in the bin, current count, sum of positions. */
-  private count(side: 0 | 1, v: Float64Array): void {
-    const h = this.hist!;
-    const lo = this.lo;
-    const scale = this.scale;
-    const top = this.bins - 1;
-    const o = 2 * side;
-    if (scale === 0) {
-      h[o] += v.length; // one bin; its positions are never used (it is resolved from its values)
-      return;
-    }
-    for (let i = 0; i < v.length; i++) {
-      const t = (v[i] - lo) * scale;
-      const k = bin(t, top);
-      h[4 * k + o] += 1;
-      h[4 * k + o + 1] += t - k;
-    }
   }
 
   /** Current values below lo or above hi (the reference's range). */
@@ -187,24 +169,70 @@ export class EcdfBins {
   /** D and W of everything added (both sides non-empty; n m below 2^53, so S is exact). */
   distances(): Distances {
     const [n, m] = [this.sides[0].n, this.sides[1].n];
-    const acc: Acc = [0, 0, 1 / (n * m)];
+    const z: Sizes = { n, m, inv: 1 / (n * m) };
+    const acc: Acc = [0, 0];
     const [a, b] = this.values;
     // (S is 0 before the first value and after the last: the integral's ends do not matter.)
-    if (n + m <= SORTED_MAX) exact(concat(a, n), concat(b, m), 0, 0, 0, n, m, acc);
+    if (n + m <= SORTED_MAX) exact(concat(a, n), concat(b, m), 0, 0, 0, z, acc);
     else {
       if (!this.hist) this.start();
-      walk(a, b, n, m, 0, this.hist!, this.bins, this.lo, this.scale, this.width, -Infinity, Infinity, acc, 0, this.bins);
+      walk(a, b, 0, this.hist!, this.level, z, acc, 0, this.bins);
     }
     return { d: acc[0] / (n * m), w: acc[1] };
   }
 }
 
 /**
- * The bin of position t (the value's offset from the bins' start in bin widths): the same
+ * The bin of position t (the value's offset from the level's start in bin widths): the same
  * arithmetic for counting and for gathering, so both put a value in the same bin. Monotone in t;
  * beyond the bins (and for t overflowing to +-Infinity, or NaN) the outer bins.
  */
 const bin = (t: number, top: number): number => (t > 0 ? (t < top ? t | 0 : top) : 0);
+
+/**
+ * How one level cuts its range into nb bins. Bin k holds the values whose position
+ * (v - lo) * scale falls in [k, k + 1) and spans [edge(k), edge(k + 1)], edge(k) = lo + k * width
+ * as a double: the closed forms (through each value's v - edge(k)) and the resolved bins integrate
+ * between the same doubles, so the integrals of neighbouring bins meet exactly whatever the
+ * rounding of the edges. At the top level (outer), bin 0 and the last bin also hold everything
+ * beyond the guessed range and are always resolved.
+ */
+interface Level {
+  lo: number;
+  scale: number;
+  width: number;
+  nb: number;
+  outer: boolean;
+}
+
+const edge = (l: Level, k: number): number => l.lo + k * l.width;
+
+/** The samples' sizes and 1 / (n m), for every level. */
+interface Sizes {
+  n: number;
+  m: number;
+  inv: number;
+}
+
+/**
+ * Counts values into a level's histogram h: per bin the reference count, the sum of its values'
+ * v - edge(k), the current count and its sum.
+ */
+function countInto(h: Float64Array, l: Level, side: 0 | 1, v: Float64Array): void {
+  const { lo, scale, width } = l;
+  const top = l.nb - 1;
+  const o = 2 * side;
+  if (scale === 0) {
+    h[o] += v.length; // one bin, always resolved from its values
+    return;
+  }
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    const k = bin((x - lo) * scale, top);
+    h[4 * k + o] += 1;
+    h[4 * k + o + 1] += x - (lo + k * width);
+  }
+}
 
 function concat(parts: Float64Array[], total: number): Float64Array {
   if (parts.length === 1) return parts[0];
@@ -221,7 +249,8 @@ function concat(parts: Float64Array[], total: number): Float64Array {
  * Resolves a range exactly by sorting: S starts at s at elo; the integral runs from elo to ehi.
  * Sorts a and b in place (they are the caller's copies, or values no one reads again).
  */
-function exact(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: number, n: number, m: number, acc: Acc): void {
+function exact(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: number, z: Sizes, acc: Acc): void {
+  const { n, m, inv } = z;
   a.sort();
   b.sort();
   let prev = elo;
@@ -231,7 +260,8 @@ function exact(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: nu
   let d = acc[0];
   while (i < a.length || j < b.length) {
     const v = i < a.length && (j >= b.length || a[i] <= b[j]) ? a[i] : b[j];
-    if (s !== 0) w += Math.abs(s) * acc[2] * (v - prev);
+    // (Gaps count only where S is not 0: one may be infinite where S is 0, beyond the data.)
+    if (s !== 0) w += Math.abs(s) * inv * (v - prev);
     while (i < a.length && a[i] === v) {
       s += m;
       i++;
@@ -244,13 +274,11 @@ function exact(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: nu
     prev = v;
   }
   acc[0] = d;
-  // (Gaps are added only where S is not 0: a gap may be infinite where S is 0, beyond the data.)
-  acc[1] += w + (s !== 0 ? Math.abs(s) * acc[2] * (ehi - prev) : 0);
+  acc[1] += w + (s !== 0 ? Math.abs(s) * inv * (ehi - prev) : 0);
 }
 
 /** Resolves the values of one bin (a range [elo, ehi] where S starts at s) by binning them again. */
-function refine(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: number, n: number, m: number, acc: Acc, depth: number, bins: number): void {
-  const len = a.length + b.length;
+function refine(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: number, z: Sizes, acc: Acc, depth: number, bins: number): void {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of [a, b]) {
@@ -260,34 +288,30 @@ function refine(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: n
       if (x > hi) hi = x;
     }
   }
+  const { n, m, inv } = z;
   if (lo === hi) {
     // One value: a single step of S.
-    if (s !== 0) acc[1] += Math.abs(s) * acc[2] * (lo - elo);
+    if (s !== 0) acc[1] += Math.abs(s) * inv * (lo - elo);
     s += m * a.length - n * b.length;
     if (Math.abs(s) > acc[0]) acc[0] = Math.abs(s);
-    if (s !== 0) acc[1] += Math.abs(s) * acc[2] * (ehi - lo);
+    if (s !== 0) acc[1] += Math.abs(s) * inv * (ehi - lo);
     return;
   }
-  const span = hi - lo;
-  if (len <= SORTED_MAX || depth >= MAX_DEPTH || !Number.isFinite(span)) return exact(a, b, s, elo, ehi, n, m, acc);
+  const len = a.length + b.length;
   const nb = Math.min(bins, Math.max(16, len >>> 3));
-  const scale = nb / span;
-  const h = new Float64Array(4 * nb);
-  const top = nb - 1;
-  for (let side = 0; side < 2; side++) {
-    const v = side === 0 ? a : b;
-    const o = 2 * side;
-    for (let i = 0; i < v.length; i++) {
-      const t = (v[i] - lo) * scale;
-      const k = bin(t, top);
-      h[4 * k + o] += 1;
-      h[4 * k + o + 1] += t - k;
-    }
+  const span = hi - lo;
+  const level: Level = { lo, scale: nb / span, width: span / nb, nb, outer: false };
+  // Small, too deep, or a span the doubles cannot cut (beyond them, or so narrow that nb / span
+  // overflows): sorted.
+  if (len <= SORTED_MAX || depth >= MAX_DEPTH || !(span < Infinity) || !(level.scale < Infinity) || !(level.width > 0)) {
+    return exact(a, b, s, elo, ehi, z, acc);
   }
-  if (s !== 0) acc[1] += Math.abs(s) * acc[2] * (lo - elo);
-  const end = walk([a], [b], n, m, s, h, nb, lo, scale, span / nb, lo, lo + span, acc, depth + 1, bins);
-  // Past the last bin's end (lo + nb * width, hi up to rounding) S stays at its final value.
-  if (end !== 0) acc[1] += Math.abs(end) * acc[2] * (ehi - (lo + nb * (span / nb)));
+  const h = new Float64Array(4 * nb);
+  countInto(h, level, 0, a);
+  countInto(h, level, 1, b);
+  if (s !== 0) acc[1] += Math.abs(s) * inv * (lo - elo);
+  const end = walk([a], [b], s, h, level, z, acc, depth + 1, bins);
+  if (end !== 0) acc[1] += Math.abs(end) * inv * (ehi - edge(level, nb));
 }
 
 /**
@@ -295,7 +319,9 @@ function refine(a: Float64Array, b: Float64Array, s: number, elo: number, ehi: n
  * sign, then each bin that may change sign or exceed D, resolved on its own values (gathered from a
  * and b by the same bin arithmetic). Returns S after the last bin.
  */
-function walk(a: Float64Array[], b: Float64Array[], n: number, m: number, s0: number, h: Float64Array, nb: number, lo: number, scale: number, width: number, first: number, last: number, acc: Acc, depth: number, bins: number): number {
+function walk(a: Float64Array[], b: Float64Array[], s0: number, h: Float64Array, l: Level, z: Sizes, acc: Acc, depth: number, bins: number): number {
+  const { n, m, inv } = z;
+  const nb = l.nb;
   // flag: 1 = S may change sign in the bin (integral and D resolved), 2 = D only.
   const flag = new Uint8Array(nb);
   const start = new Float64Array(nb);
@@ -310,15 +336,13 @@ function walk(a: Float64Array[], b: Float64Array[], n: number, m: number, s0: nu
     const next = high - n * cb;
     start[k] = s;
     if (ca + cb > 0 && Math.abs(next) > dlow) dlow = Math.abs(next);
-    // The top level's outer bins hold whatever lies beyond its guessed range, however far (their
-    // positions may overflow): they are always resolved from their values.
-    const outer = first === -Infinity && (k === 0 || k === nb - 1);
-    if ((low < 0 && high > 0) || (outer && ca + cb > 0)) flag[k] = 1;
-    else if (ca + cb > 0) {
-      // integral over [e0, e1] of S = s (e1 - e0) + sum of steps (e1 - v), e1 - v = width (1 - position):
-      // width (s + m (ca - positions of ca) - n (cb - positions of cb))
-      w += Math.abs(s + m * (ca - h[4 * k + 1]) - n * (cb - h[4 * k + 3])) * acc[2] * width;
-    } else w += Math.abs(s) * acc[2] * width;
+    if ((low < 0 && high > 0) || (l.outer && (k === 0 || k === nb - 1) && ca + cb > 0)) flag[k] = 1;
+    else {
+      // integral over [e0, e1] of S = s (e1 - e0) + the sum of the steps (+m, -n) times (e1 - v),
+      // e1 - v = (e1 - e0) - (v - e0)
+      const dw = edge(l, k + 1) - edge(l, k);
+      w += Math.abs(s * dw + m * (ca * dw - h[4 * k + 1]) - n * (cb * dw - h[4 * k + 3])) * inv;
+    }
     s = next;
   }
   acc[0] = dlow;
@@ -348,15 +372,15 @@ function walk(a: Float64Array[], b: Float64Array[], n: number, m: number, s0: nu
     offA[k + 1] = pa;
     offB[k + 1] = pb;
   }
-  const ga = gather(a, fa, offA, flag, lo, scale, nb);
-  const gb = gather(b, fb, offB, flag, lo, scale, nb);
+  const ga = gather(a, fa, offA, flag, l);
+  const gb = gather(b, fb, offB, flag, l);
   for (let k = 0; k < nb; k++) {
     if (flag[k] === 0) continue;
-    // The outer bins of the top level extend to the data's ends, where S is 0 (first/last = -+Inf).
-    const e0 = k === 0 && first === -Infinity ? Math.min(lo, minOf(ga, gb, offA, offB, k)) : lo + k * width;
-    const e1 = k === nb - 1 && last === Infinity ? Math.max(lo + nb * width, maxOf(ga, gb, offA, offB, k)) : lo + (k + 1) * width;
-    const sub: Acc = [acc[0], 0, acc[2]];
-    refine(ga.subarray(offA[k], offA[k + 1]), gb.subarray(offB[k], offB[k + 1]), start[k], e0, e1, n, m, sub, depth, bins);
+    // The top level's outer bins reach to the data's ends, where S is 0.
+    const e0 = l.outer && k === 0 ? Math.min(l.lo, minOf(ga, gb, offA, offB, k)) : edge(l, k);
+    const e1 = l.outer && k === nb - 1 ? Math.max(edge(l, nb), maxOf(ga, gb, offA, offB, k)) : edge(l, k + 1);
+    const sub: Acc = [acc[0], 0];
+    refine(ga.subarray(offA[k], offA[k + 1]), gb.subarray(offB[k], offB[k + 1]), start[k], e0, e1, z, sub, depth, bins);
     acc[0] = sub[0];
     if (flag[k] === 1) acc[1] += sub[1];
   }
@@ -378,14 +402,15 @@ function maxOf(ga: Float64Array, gb: Float64Array, offA: Int32Array, offB: Int32
 }
 
 /** The values of the flagged bins, grouped by bin (offsets from off). */
-function gather(parts: Float64Array[], total: number, off: Int32Array, flag: Uint8Array, lo: number, scale: number, nb: number): Float64Array {
+function gather(parts: Float64Array[], total: number, off: Int32Array, flag: Uint8Array, l: Level): Float64Array {
   const out = new Float64Array(total);
-  const pos = off.slice(0, nb);
-  const top = nb - 1;
+  const pos = off.slice(0, l.nb);
+  const { lo, scale } = l;
+  const top = l.nb - 1;
   for (const v of parts) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
-      const k = bin((x - lo) * scale, top);
+      const k = bin((x - lo) * scale, top); // (scale 0: bin 0)
       if (flag[k] !== 0) out[pos[k]++] = x;
     }
   }

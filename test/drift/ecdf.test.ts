@@ -45,7 +45,7 @@ describe('EcdfBins: D and W without sorting', () => {
         expect([e.sides[0].n, e.sides[1].n]).toEqual([values(c.ref).length, values(c.cur).length]);
         const { d, w } = e.distances();
         expectClose(d, c.d, 1e-12, `${name} D, ${bins ?? 'default'} bins`);
-        expectClose(w, c.w, 1e-9, `${name} W, ${bins ?? 'default'} bins`);
+        expectClose(w, c.w, 1e-12, `${name} W, ${bins ?? 'default'} bins`);
       }
     });
   }
@@ -110,7 +110,7 @@ describe('scanNumericColumns: the engine summary from streamed blocks', () => {
         expect(r.outside, name).toBe(c.outside);
         expectClose(r.std, c.std, 1e-9, `${name} std`);
         expectClose(r.d, c.d, 1e-12, `${name} D`);
-        expectClose(r.w, c.w, 1e-9, `${name} W`);
+        expectClose(r.w, c.w, 1e-12, `${name} W`);
         const ref = values(c.ref).map((x) => x + 0);
         expect([r.refMin, r.refMax], name).toEqual([Math.min(...ref), Math.max(...ref)]);
       });

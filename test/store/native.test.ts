@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../collector/store/client.js';
 import { float64Values, nativeBlocks } from '../../collector/store/native.js';
+import { scanNumericColumns } from '../../collector/drift/column-scan.js';
 
 let store: Store;
 beforeAll(async () => {
@@ -56,5 +57,13 @@ describe('Native blocks from the embedded engine', () => {
     expect(() => [...nativeBlocks(chunk)]).toThrow(/type String is not read here/);
     const [ok] = await collect(`SELECT toFloat64(number) AS x FROM numbers(3)`);
     expect(() => [...nativeBlocks(ok.subarray(0, ok.length - 1))]).toThrow(/cut short/);
+  });
+
+  it('a scan that fails midway closes its stream: the session streams again', async () => {
+    // Blocks of 2 columns where the scan expects 3: it throws at the first block, others pending.
+    const failing = scanNumericColumns(store.streamNative!(`SELECT toFloat64(number) AS v00, toUInt8(0) AS dw_side FROM numbers(300000) SETTINGS max_block_size = 10000`), ['a', 'b']);
+    await expect(failing).rejects.toThrow(/a block of 2 columns, expected 3/);
+    const chunks = await collect(`SELECT toFloat64(number) AS x FROM numbers(5)`);
+    expect([...float64Values([...nativeBlocks(chunks[0])][0].columns[0].data)]).toEqual([0, 1, 2, 3, 4]);
   });
 });
