@@ -33,7 +33,8 @@ export class ColumnStats {
 
   result(column: string): ScannedColumn {
     const [ref, cur] = this.bins.sides;
-    const { n, m } = { n: ref.n, m: cur.n };
+    const n = ref.n;
+    const m = cur.n;
     const both = n > 0 && m > 0;
     const { d, w } = both ? this.bins.distances() : { d: NaN, w: NaN };
     const outside = both ? this.bins.outside(ref.min, ref.max) : 0;

@@ -376,29 +376,14 @@ function walk(a: Float64Array[], b: Float64Array[], s0: number, h: Float64Array,
   const gb = gather(b, fb, offB, flag, l);
   for (let k = 0; k < nb; k++) {
     if (flag[k] === 0) continue;
-    // The top level's outer bins reach to the data's ends, where S is 0.
-    const e0 = l.outer && k === 0 ? Math.min(l.lo, minOf(ga, gb, offA, offB, k)) : edge(l, k);
-    const e1 = l.outer && k === nb - 1 ? Math.max(edge(l, nb), maxOf(ga, gb, offA, offB, k)) : edge(l, k + 1);
+    // (The top level's outer bins hold values beyond their edges too: S is 0 where they reach past
+    // them, before the first value and after the last, so those gaps count for nothing.)
     const sub: Acc = [acc[0], 0];
-    refine(ga.subarray(offA[k], offA[k + 1]), gb.subarray(offB[k], offB[k + 1]), start[k], e0, e1, z, sub, depth, bins);
+    refine(ga.subarray(offA[k], offA[k + 1]), gb.subarray(offB[k], offB[k + 1]), start[k], edge(l, k), edge(l, k + 1), z, sub, depth, bins);
     acc[0] = sub[0];
     if (flag[k] === 1) acc[1] += sub[1];
   }
   return s;
-}
-
-function minOf(ga: Float64Array, gb: Float64Array, offA: Int32Array, offB: Int32Array, k: number): number {
-  let x = Infinity;
-  for (let i = offA[k]; i < offA[k + 1]; i++) if (ga[i] < x) x = ga[i];
-  for (let i = offB[k]; i < offB[k + 1]; i++) if (gb[i] < x) x = gb[i];
-  return x;
-}
-
-function maxOf(ga: Float64Array, gb: Float64Array, offA: Int32Array, offB: Int32Array, k: number): number {
-  let x = -Infinity;
-  for (let i = offA[k]; i < offA[k + 1]; i++) if (ga[i] > x) x = ga[i];
-  for (let i = offB[k]; i < offB[k + 1]; i++) if (gb[i] > x) x = gb[i];
-  return x;
 }
 
 /** The values of the flagged bins, grouped by bin (offsets from off). */
