@@ -1,6 +1,9 @@
 // Blocks of ClickHouse's Native format (the engine's own columnar output): per block, the number of
 // columns and rows (LEB128), then per column its name, its type and its values, column after column.
 // Only the fixed-width types a caller selects are read here; anything else is an error, not a guess.
+import protobuf from 'protobufjs';
+
+const { Reader } = protobuf;
 
 const WIDTH: Readonly<Record<string, number>> = { UInt8: 1, Float64: 8 };
 
@@ -16,40 +19,34 @@ export interface NativeBlock {
   columns: NativeColumn[];
 }
 
-/** The blocks of a buffer holding whole blocks (as the embedded engine streams them). */
+/**
+ * The blocks of a buffer holding whole blocks (as the embedded engine streams them). Counts and
+ * names are encoded as protobuf's varints and strings are: protobufjs' Reader reads them.
+ */
 export function* nativeBlocks(buf: Uint8Array): Generator<NativeBlock> {
-  let p = 0;
-  const varuint = (): number => {
-    let v = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (p >= buf.length) throw new Error('Native block cut short');
-      const c = buf[p++];
-      v += (c & 127) * 2 ** shift;
-      if (c < 128) return v;
-    }
-  };
-  const text = (): string => {
-    const len = varuint();
-    if (p + len > buf.length) throw new Error('Native block cut short');
-    const s = Buffer.from(buf.buffer, buf.byteOffset + p, len).toString('utf8');
-    p += len;
-    return s;
-  };
-  while (p < buf.length) {
-    const ncols = varuint();
-    const rows = varuint();
+  const r = Reader.create(buf);
+  while (r.pos < r.len) yield block(r, buf);
+}
+
+function block(r: protobuf.Reader, buf: Uint8Array): NativeBlock {
+  try {
+    const ncols = r.uint32();
+    const rows = r.uint32();
     const columns: NativeColumn[] = [];
     for (let c = 0; c < ncols; c++) {
-      const name = text();
-      const type = text();
+      const name = r.string();
+      const type = r.string();
       const width = WIDTH[type];
       if (width === undefined) throw new Error(`Native column ${name}: type ${type} is not read here`);
-      const bytes = rows * width;
-      if (p + bytes > buf.length) throw new Error('Native block cut short');
-      columns.push({ name, type, data: buf.subarray(p, p + bytes) });
-      p += bytes;
+      const start = r.pos;
+      r.skip(rows * width);
+      columns.push({ name, type, data: buf.subarray(start, r.pos) });
     }
-    yield { rows, columns };
+    return { rows, columns };
+  } catch (e) {
+    // The Reader's own error for reading past the end.
+    if (e instanceof RangeError) throw new Error('Native block cut short');
+    throw e;
   }
 }
 
